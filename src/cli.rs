@@ -1,0 +1,143 @@
+//! The `contact-gateway` command line: parse arguments and run a subcommand.
+//!
+//! `main` only sets up logging and calls [`run`]; everything a subcommand does
+//! lives in the library so tests and benchmarks can drive it in-process.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::sandbox::credentials::{
+    DjangoCrmCredentials, OpenToCloseCredentials, SparkCredentials, WinnerrCredentials,
+};
+use crate::sandbox::{Credentials, SandboxOptions, SandboxServer};
+
+/// A GraphQL gateway over four real-estate and CRM contact APIs.
+#[derive(Debug, Parser)]
+#[command(name = "contact-gateway", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve emulators of all four upstream APIs on one loopback port.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Seed for the generated data.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Latency every source starts with, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Open To Close `api_token` the emulator accepts.
+    #[arg(long, env = "SANDBOX_OPENTOCLOSE_API_TOKEN")]
+    pub opentoclose_api_token: Option<String>,
+    /// Django-CRM Bearer token the emulator accepts.
+    #[arg(long, env = "SANDBOX_DJANGOCRM_TOKEN")]
+    pub djangocrm_token: Option<String>,
+    /// Django-CRM organization id of the demo organisation.
+    #[arg(long, env = "SANDBOX_DJANGOCRM_ORGANIZATION_ID")]
+    pub djangocrm_organization_id: Option<String>,
+    /// Winnerr Bearer token the emulator accepts.
+    #[arg(long, env = "SANDBOX_WINNERR_TOKEN")]
+    pub winnerr_token: Option<String>,
+    /// Spark token (Private role) the emulator accepts.
+    #[arg(long, env = "SANDBOX_SPARK_TOKEN")]
+    pub spark_token: Option<String>,
+    /// Spark `X-SparkApi-User-Agent` value the emulator expects.
+    #[arg(long, env = "SANDBOX_SPARK_USER_AGENT")]
+    pub spark_user_agent: Option<String>,
+}
+
+impl SandboxArgs {
+    /// The sandbox options these arguments describe; unset credentials keep
+    /// their demo defaults.
+    pub fn options(&self) -> SandboxOptions {
+        let defaults = Credentials::default();
+        let pick = |given: &Option<String>, default: String| given.clone().unwrap_or(default);
+        SandboxOptions {
+            seed: self.seed,
+            latency_ms: self.latency_ms,
+            credentials: Credentials {
+                opentoclose: OpenToCloseCredentials {
+                    api_token: pick(&self.opentoclose_api_token, defaults.opentoclose.api_token),
+                },
+                djangocrm: DjangoCrmCredentials {
+                    token: pick(&self.djangocrm_token, defaults.djangocrm.token),
+                    organization_id: pick(
+                        &self.djangocrm_organization_id,
+                        defaults.djangocrm.organization_id,
+                    ),
+                },
+                winnerr: WinnerrCredentials {
+                    token: pick(&self.winnerr_token, defaults.winnerr.token),
+                },
+                spark: SparkCredentials {
+                    token: pick(&self.spark_token, defaults.spark.token),
+                    user_agent: pick(&self.spark_user_agent, defaults.spark.user_agent),
+                },
+            },
+        }
+    }
+}
+
+/// Errors a subcommand can end with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The listener could not be bound or the server failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The credentials could not be printed.
+    #[error("could not encode credentials: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Runs the parsed command until it finishes or a shutdown signal arrives.
+pub async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Sandbox(args) => run_sandbox(args).await,
+    }
+}
+
+async fn run_sandbox(args: SandboxArgs) -> Result<(), CliError> {
+    let options = args.options();
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
+    let credentials = serde_json::to_string(&options.credentials)?;
+    let server = SandboxServer::bind(address, options).await?;
+    let url = format!("http://{}", server.local_addr()?);
+    println!("sandbox: {url}");
+    println!("credentials: {credentials}");
+    println!("base URLs: {url}/opentoclose/v1 {url}/djangocrm/api {url}/winnerr/v1 {url}/spark/v1");
+    server.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,134 @@
+//! Test helpers: spawn a sandbox on a free loopback port and talk to it.
+
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use contact_gateway::sandbox::{SandboxOptions, SandboxServer};
+use serde_json::Value;
+
+/// A sandbox running in this test's runtime, on its own port, with fresh data.
+pub struct TestSandbox {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub client: reqwest::Client,
+    /// What `/_sandbox/credentials` serves.
+    pub credentials: Value,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a sandbox with the default options (seed 1, no latency).
+pub async fn spawn_sandbox() -> TestSandbox {
+    spawn_sandbox_with(SandboxOptions::default()).await
+}
+
+/// Starts a sandbox with the given options.
+pub async fn spawn_sandbox_with(options: SandboxOptions) -> TestSandbox {
+    let address = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let server = SandboxServer::bind(address, options)
+        .await
+        .expect("bind sandbox");
+    let url = format!("http://{}", server.local_addr().expect("local addr"));
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    let credentials = client
+        .get(format!("{url}/_sandbox/credentials"))
+        .send()
+        .await
+        .expect("credentials request")
+        .json()
+        .await
+        .expect("credentials body");
+    TestSandbox {
+        url,
+        client,
+        credentials,
+        _shutdown: shutdown,
+    }
+}
+
+impl TestSandbox {
+    /// The base URL of one source (`opentoclose`, `djangocrm`, `winnerr`, `spark`),
+    /// as a gateway would be configured with it.
+    pub fn base(&self, source: &str) -> String {
+        let suffix = match source {
+            "opentoclose" => "/opentoclose/v1",
+            "djangocrm" => "/djangocrm/api",
+            "winnerr" => "/winnerr/v1",
+            "spark" => "/spark/v1",
+            other => panic!("unknown source {other}"),
+        };
+        format!("{}{}", self.url, suffix)
+    }
+
+    /// A credential value, e.g. `credential("spark", "token")`.
+    pub fn credential(&self, source: &str, key: &str) -> String {
+        self.credentials[source][key]
+            .as_str()
+            .unwrap_or_else(|| panic!("no credential {source}.{key}"))
+            .to_string()
+    }
+
+    /// `GET /_sandbox/stats`.
+    pub async fn stats(&self) -> Value {
+        self.client
+            .get(format!("{}/_sandbox/stats", self.url))
+            .send()
+            .await
+            .expect("stats request")
+            .json()
+            .await
+            .expect("stats body")
+    }
+
+    /// How many requests one route template has received.
+    pub async fn route_count(&self, source: &str, method: &str, route: &str) -> u64 {
+        let stats = self.stats().await;
+        stats["by_route"]
+            .as_array()
+            .expect("by_route")
+            .iter()
+            .filter(|row| {
+                row["source"] == source && row["method"] == method && row["route"] == route
+            })
+            .map(|row| row["count"].as_u64().expect("count"))
+            .sum()
+    }
+
+    /// `POST /_sandbox/reset`.
+    pub async fn reset(&self) {
+        let response = self
+            .client
+            .post(format!("{}/_sandbox/reset", self.url))
+            .send()
+            .await
+            .expect("reset request");
+        assert!(
+            response.status().is_success(),
+            "reset failed: {}",
+            response.status()
+        );
+    }
+
+    /// `POST /_sandbox/config` with a behaviour update; panics unless accepted.
+    pub async fn configure(&self, update: Value) {
+        let response = self
+            .client
+            .post(format!("{}/_sandbox/config", self.url))
+            .json(&update)
+            .send()
+            .await
+            .expect("config request");
+        assert!(
+            response.status().is_success(),
+            "config rejected: {}",
+            response.status()
+        );
+    }
+}

@@ -1,0 +1,9 @@
+//! The integration-test binary: every test drives real servers over real HTTP
+//! on ephemeral loopback ports.
+
+mod helpers;
+mod sandbox_control;
+mod sandbox_djangocrm;
+mod sandbox_opentoclose;
+mod sandbox_spark;
+mod sandbox_winnerr;

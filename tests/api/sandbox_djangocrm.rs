@@ -1,0 +1,1 @@
+//! Tests of the djangocrm emulator over HTTP.
