@@ -24,6 +24,14 @@ pub struct Cli {
 pub enum Command {
     /// Serve emulators of all four upstream APIs on one loopback port.
     Sandbox(SandboxArgs),
+    /// Serve the GraphQL gateway with the configuration in FILE.
+    Serve {
+        /// Path of the TOML configuration file.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -98,12 +106,23 @@ pub enum CliError {
     /// The credentials could not be printed.
     #[error("could not encode credentials: {0}")]
     Json(#[from] serde_json::Error),
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// The gateway could not be built or served.
+    #[error(transparent)]
+    App(#[from] crate::app::AppError),
 }
 
 /// Runs the parsed command until it finishes or a shutdown signal arrives.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Sandbox(args) => run_sandbox(args).await,
+        Command::Serve { config } => run_gateway(&config).await,
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
     }
 }
 
@@ -116,6 +135,14 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), CliError> {
     println!("sandbox: {url}");
     println!("credentials: {credentials}");
     println!("base URLs: {url}/opentoclose/v1 {url}/djangocrm/api {url}/winnerr/v1 {url}/spark/v1");
+    server.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_gateway(path: &std::path::Path) -> Result<(), CliError> {
+    let config = crate::config::GatewayConfig::load(path)?;
+    let server = crate::app::GatewayServer::bind(&config).await?;
+    println!("GraphiQL: http://{}/graphql", server.local_addr()?);
     server.run_until(shutdown_signal()).await?;
     Ok(())
 }

@@ -6,5 +6,12 @@
 //!   and used by the demo, the integration tests and the benchmarks.
 //! - [`cli`]: the command line of the `contact-gateway` binary.
 
+pub mod app;
 pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod graphql;
+pub mod loaders;
 pub mod sandbox;
+pub mod sources;
+pub mod upstream;

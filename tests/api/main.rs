@@ -7,3 +7,4 @@ mod sandbox_djangocrm;
 mod sandbox_opentoclose;
 mod sandbox_spark;
 mod sandbox_winnerr;
+mod schema;

@@ -1,0 +1,152 @@
+//! The gateway's HTTP application: build it from configuration, bind, serve.
+//!
+//! Routes: `POST /graphql` and `GET /graphql?query=` (GraphQL over HTTP),
+//! GraphiQL on `GET /graphql` from a browser, `GET /healthz` (the process is
+//! up) and `GET /readyz` (configuration loaded and sources built).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::{GatewayConfig, SourceCredentials};
+use crate::graphql::{build_schema, GatewaySchema, RequestLoaders};
+use crate::sources::opentoclose::OpenToClose;
+use crate::sources::Source;
+use crate::upstream::Upstream;
+
+/// Everything a request handler needs, shared by all requests.
+pub struct Gateway {
+    pub schema: GatewaySchema,
+    pub sources: Vec<Arc<dyn Source>>,
+    pub upstream: Arc<Upstream>,
+}
+
+/// Errors building the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The listener could not be bound or the server failed.
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+    /// A configured source has no adapter in this build.
+    #[error("source `{0}` is configured but not supported by this build")]
+    UnsupportedSource(&'static str),
+}
+
+impl Gateway {
+    /// Builds the upstream client and one adapter per configured source.
+    pub fn build(config: &GatewayConfig) -> Result<Gateway, AppError> {
+        let upstream = Arc::new(Upstream::new(&config.sources));
+        let mut sources: Vec<Arc<dyn Source>> = Vec::new();
+        for source in &config.sources {
+            match &source.credentials {
+                SourceCredentials::OpenToClose { api_token } => {
+                    sources.push(Arc::new(OpenToClose::new(
+                        upstream.clone(),
+                        api_token.clone(),
+                    )));
+                }
+                other => {
+                    let name = match other {
+                        SourceCredentials::DjangoCrm { .. } => "djangocrm",
+                        SourceCredentials::Winnerr { .. } => "winnerr",
+                        _ => "spark",
+                    };
+                    return Err(AppError::UnsupportedSource(name));
+                }
+            }
+        }
+        Ok(Gateway {
+            schema: build_schema(&config.limits),
+            sources,
+            upstream,
+        })
+    }
+
+    /// The axum router of the gateway.
+    pub fn router(self: Arc<Self>) -> Router {
+        Router::new()
+            .route("/graphql", get(graphql_get).post(graphql_post))
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(|| async { "ready" }))
+            .with_state(self)
+    }
+}
+
+async fn graphql_post(
+    State(gateway): State<Arc<Gateway>>,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    execute(&gateway, request).await
+}
+
+/// GraphiQL for a browser that asks for HTML without a query; GraphQL otherwise.
+async fn graphql_get(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
+) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    let has_query = query.as_deref().is_some_and(|q| q.contains("query="));
+    if wants_html && !has_query {
+        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+    }
+    match request {
+        Ok(request) => execute(&gateway, request).await.into_response(),
+        Err(rejection) => (StatusCode::BAD_REQUEST, rejection.0.to_string()).into_response(),
+    }
+}
+
+async fn execute(gateway: &Gateway, request: GraphQLRequest) -> GraphQLResponse {
+    let request = request
+        .into_inner()
+        .data(RequestLoaders::new(&gateway.sources));
+    gateway.schema.execute(request).await.into()
+}
+
+/// A gateway bound to a listener, ready to run.
+pub struct GatewayServer {
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+}
+
+impl GatewayServer {
+    /// Builds the gateway and binds `config.listen` (port 0 picks a free port).
+    pub async fn bind(config: &GatewayConfig) -> Result<Self, AppError> {
+        let gateway = Arc::new(Gateway::build(config)?);
+        let listener = TcpListener::bind(config.listen).await?;
+        Ok(Self { listener, gateway })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The built gateway (for tests that inspect upstream counters).
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.gateway.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        axum::serve(self.listener, self.gateway.router())
+            .with_graceful_shutdown(shutdown)
+            .await
+    }
+}

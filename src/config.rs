@@ -1,0 +1,441 @@
+//! Typed gateway configuration: a TOML file, then environment overrides.
+//!
+//! Credentials never sit in the file: each source section names the
+//! environment variables that hold them, and they are read once at start into
+//! [`Secret`]s, which do not print.
+//!
+//! ```toml
+//! listen = "127.0.0.1:4000"
+//!
+//! [limits]
+//! max_page_size = 100
+//!
+//! [sources.opentoclose]
+//! base_url = "http://127.0.0.1:9000/opentoclose/v1"
+//! api_token_env = "OPENTOCLOSE_API_TOKEN"
+//! timeout_ms = 5000
+//! max_concurrent_requests = 16
+//!
+//! [sources.djangocrm]
+//! base_url = "http://127.0.0.1:9000/djangocrm/api"
+//! token_env = "DJANGOCRM_TOKEN"
+//! organization_id_env = "DJANGOCRM_ORGANIZATION_ID"
+//!
+//! [sources.winnerr]
+//! base_url = "http://127.0.0.1:9000/winnerr/v1"
+//! token_env = "WINNERR_TOKEN"
+//!
+//! [sources.spark]
+//! base_url = "http://127.0.0.1:9000/spark/v1"
+//! token_env = "SPARK_TOKEN"
+//! user_agent = "MyCompanyGateway/1.0"
+//! ```
+//!
+//! Environment overrides: `CONTACT_GATEWAY_LISTEN`, and per source
+//! `CONTACT_GATEWAY_<SOURCE>_BASE_URL`, `..._TIMEOUT_MS` and
+//! `..._MAX_CONCURRENT_REQUESTS` (`<SOURCE>` is `OPENTOCLOSE`, `DJANGOCRM`,
+//! `WINNERR` or `SPARK`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::domain::SourceKind;
+
+/// A credential. Its `Debug` and `Display` never show the value.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value, for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Configuration errors, reported at start.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema (unknown keys included).
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: String, message: String },
+    /// A credential's environment variable is unset or empty.
+    #[error("source `{source_name}`: environment variable `{variable}` is not set")]
+    MissingEnv {
+        source_name: &'static str,
+        variable: String,
+    },
+    /// An environment override has a value of the wrong form.
+    #[error("environment variable `{variable}` is invalid: {message}")]
+    BadEnv { variable: String, message: String },
+    /// A value is out of its allowed range.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The configuration as written in the file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub sources: SourcesFile,
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 4000))
+}
+
+/// Request limits the gateway enforces.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Largest `first`/`last` a connection accepts.
+    #[serde(default = "default_max_page_size")]
+    pub max_page_size: usize,
+    /// Deepest query accepted.
+    #[serde(default = "default_max_depth")]
+    pub max_query_depth: usize,
+    /// Most complex query accepted (async-graphql's complexity measure).
+    #[serde(default = "default_max_complexity")]
+    pub max_query_complexity: usize,
+}
+
+fn default_max_page_size() -> usize {
+    100
+}
+fn default_max_depth() -> usize {
+    16
+}
+fn default_max_complexity() -> usize {
+    5000
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_page_size: default_max_page_size(),
+            max_query_depth: default_max_depth(),
+            max_query_complexity: default_max_complexity(),
+        }
+    }
+}
+
+/// The `[sources.*]` sections; each is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesFile {
+    pub opentoclose: Option<OpenToCloseFile>,
+    pub djangocrm: Option<DjangoCrmFile>,
+    pub winnerr: Option<WinnerrFile>,
+    pub spark: Option<SparkFile>,
+}
+
+/// Settings every source section has.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Transport {
+    pub base_url: String,
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_requests: usize,
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+fn default_concurrency() -> usize {
+    16
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenToCloseFile {
+    #[serde(flatten)]
+    pub transport: Transport,
+    pub api_token_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DjangoCrmFile {
+    #[serde(flatten)]
+    pub transport: Transport,
+    pub token_env: String,
+    pub organization_id_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WinnerrFile {
+    #[serde(flatten)]
+    pub transport: Transport,
+    pub token_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SparkFile {
+    #[serde(flatten)]
+    pub transport: Transport,
+    pub token_env: String,
+    pub user_agent: String,
+}
+
+/// The configuration the gateway runs with: overrides applied, secrets read.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    pub listen: SocketAddr,
+    pub limits: Limits,
+    pub sources: Vec<SourceConfig>,
+}
+
+/// One configured source, ready to use.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    pub base_url: String,
+    pub timeout: Duration,
+    pub max_concurrent_requests: usize,
+    pub credentials: SourceCredentials,
+}
+
+/// The credentials of one source.
+#[derive(Debug, Clone)]
+pub enum SourceCredentials {
+    OpenToClose {
+        api_token: Secret,
+    },
+    DjangoCrm {
+        token: Secret,
+        organization_id: Secret,
+    },
+    Winnerr {
+        token: Secret,
+    },
+    Spark {
+        token: Secret,
+        user_agent: String,
+    },
+}
+
+impl GatewayConfig {
+    /// Reads `path`, applies the process environment, and reads the secrets.
+    pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::from_toml(&text, &path.display().to_string(), &env)
+    }
+
+    /// [`GatewayConfig::load`] on text and an explicit environment (for tests).
+    pub fn from_toml(
+        text: &str,
+        path: &str,
+        env: &HashMap<String, String>,
+    ) -> Result<GatewayConfig, ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|error| ConfigError::Parse {
+            path: path.to_string(),
+            message: error.to_string(),
+        })?;
+        Self::resolve(file, env)
+    }
+
+    fn resolve(
+        file: FileConfig,
+        env: &HashMap<String, String>,
+    ) -> Result<GatewayConfig, ConfigError> {
+        let mut listen = file.listen;
+        if let Some(value) = env.get("CONTACT_GATEWAY_LISTEN") {
+            listen = value.parse().map_err(|_| ConfigError::BadEnv {
+                variable: "CONTACT_GATEWAY_LISTEN".into(),
+                message: format!("`{value}` is not a socket address"),
+            })?;
+        }
+        let secret = |source_name: &'static str, variable: &str| {
+            env.get(variable)
+                .filter(|value| !value.is_empty())
+                .map(|value| Secret::new(value.clone()))
+                .ok_or_else(|| ConfigError::MissingEnv {
+                    source_name,
+                    variable: variable.to_string(),
+                })
+        };
+        let mut sources = Vec::new();
+        if let Some(s) = file.sources.opentoclose {
+            let credentials = SourceCredentials::OpenToClose {
+                api_token: secret("opentoclose", &s.api_token_env)?,
+            };
+            sources.push(source(
+                SourceKind::OpenToClose,
+                s.transport,
+                credentials,
+                env,
+            )?);
+        }
+        if let Some(s) = file.sources.djangocrm {
+            let credentials = SourceCredentials::DjangoCrm {
+                token: secret("djangocrm", &s.token_env)?,
+                organization_id: secret("djangocrm", &s.organization_id_env)?,
+            };
+            sources.push(source(
+                SourceKind::DjangoCrm,
+                s.transport,
+                credentials,
+                env,
+            )?);
+        }
+        if let Some(s) = file.sources.winnerr {
+            let credentials = SourceCredentials::Winnerr {
+                token: secret("winnerr", &s.token_env)?,
+            };
+            sources.push(source(SourceKind::Winnerr, s.transport, credentials, env)?);
+        }
+        if let Some(s) = file.sources.spark {
+            let credentials = SourceCredentials::Spark {
+                token: secret("spark", &s.token_env)?,
+                user_agent: s.user_agent,
+            };
+            sources.push(source(SourceKind::Spark, s.transport, credentials, env)?);
+        }
+        if file.limits.max_page_size == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.max_page_size must be at least 1".into(),
+            ));
+        }
+        Ok(GatewayConfig {
+            listen,
+            limits: file.limits,
+            sources,
+        })
+    }
+}
+
+fn source(
+    kind: SourceKind,
+    mut transport: Transport,
+    credentials: SourceCredentials,
+    env: &HashMap<String, String>,
+) -> Result<SourceConfig, ConfigError> {
+    let prefix = format!("CONTACT_GATEWAY_{}_", kind.as_str().to_uppercase());
+    if let Some(value) = env.get(&format!("{prefix}BASE_URL")) {
+        transport.base_url = value.clone();
+    }
+    let number = |name: &str| -> Result<Option<u64>, ConfigError> {
+        let variable = format!("{prefix}{name}");
+        env.get(&variable)
+            .map(|value| {
+                value.parse().map_err(|_| ConfigError::BadEnv {
+                    variable: variable.clone(),
+                    message: format!("`{value}` is not a whole number"),
+                })
+            })
+            .transpose()
+    };
+    if let Some(value) = number("TIMEOUT_MS")? {
+        transport.timeout_ms = value;
+    }
+    if let Some(value) = number("MAX_CONCURRENT_REQUESTS")? {
+        transport.max_concurrent_requests = value as usize;
+    }
+    let base_url = transport.base_url.trim_end_matches('/').to_string();
+    if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+        return Err(ConfigError::Invalid(format!(
+            "sources.{kind}.base_url must start with http:// or https://"
+        )));
+    }
+    if transport.max_concurrent_requests == 0 || transport.timeout_ms == 0 {
+        return Err(ConfigError::Invalid(format!(
+            "sources.{kind}: timeout_ms and max_concurrent_requests must be at least 1"
+        )));
+    }
+    Ok(SourceConfig {
+        kind,
+        base_url,
+        timeout: Duration::from_millis(transport.timeout_ms),
+        max_concurrent_requests: transport.max_concurrent_requests,
+        credentials,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const FILE: &str = r#"
+        listen = "127.0.0.1:4100"
+        [sources.winnerr]
+        base_url = "http://127.0.0.1:9/winnerr/v1/"
+        token_env = "W_TOKEN"
+        timeout_ms = 1500
+    "#;
+
+    #[test]
+    fn reads_file_secrets_and_overrides() {
+        let config = GatewayConfig::from_toml(
+            FILE,
+            "test.toml",
+            &env(&[
+                ("W_TOKEN", "s3cret"),
+                ("CONTACT_GATEWAY_WINNERR_MAX_CONCURRENT_REQUESTS", "4"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.port(), 4100);
+        let winnerr = &config.sources[0];
+        assert_eq!(winnerr.base_url, "http://127.0.0.1:9/winnerr/v1");
+        assert_eq!(winnerr.timeout, Duration::from_millis(1500));
+        assert_eq!(winnerr.max_concurrent_requests, 4);
+        assert!(!format!("{config:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_secrets_are_clear_errors() {
+        let error = GatewayConfig::from_toml("listn = \"x\"", "bad.toml", &env(&[])).unwrap_err();
+        assert!(
+            error.to_string().contains("unknown field `listn`"),
+            "{error}"
+        );
+        let typo = FILE.replace("timeout_ms", "timeout_msec");
+        let error =
+            GatewayConfig::from_toml(&typo, "bad.toml", &env(&[("W_TOKEN", "x")])).unwrap_err();
+        assert!(error.to_string().contains("timeout_msec"), "{error}");
+        let error = GatewayConfig::from_toml(FILE, "test.toml", &env(&[])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "source `winnerr`: environment variable `W_TOKEN` is not set"
+        );
+    }
+}

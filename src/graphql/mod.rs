@@ -1,0 +1,118 @@
+//! The GraphQL schema: object types, queries, and the error mapping.
+//!
+//! Per request the HTTP layer adds [`RequestLoaders`] to the request data;
+//! resolvers read through them.
+
+pub mod contact;
+pub mod error;
+
+use std::sync::Arc;
+
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, Interface, Object, Result, Schema, ID,
+};
+
+use self::contact::ContactObject;
+use crate::config::Limits;
+use crate::domain::{GlobalId, NodeType};
+use crate::loaders::ContactLoader;
+use crate::sources::Source;
+
+/// The gateway's schema type.
+pub type GatewaySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema with the configured limits. It holds no per-request state.
+pub fn build_schema(limits: &Limits) -> GatewaySchema {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .limit_depth(limits.max_query_depth)
+        .limit_complexity(limits.max_query_complexity)
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    build_schema(&Limits::default()).sdl()
+}
+
+/// The loaders of one GraphQL request.
+pub struct RequestLoaders {
+    pub contacts: DataLoader<ContactLoader>,
+}
+
+impl RequestLoaders {
+    pub fn new(sources: &[Arc<dyn Source>]) -> Self {
+        Self {
+            contacts: DataLoader::new(ContactLoader::new(sources), tokio::spawn),
+        }
+    }
+}
+
+/// An object with a global id.
+#[derive(Interface)]
+#[graphql(field(name = "id", ty = "ID", desc = "Opaque global id."))]
+pub enum Node {
+    /// A contact.
+    Contact(ContactObject),
+}
+
+/// The root of all queries.
+pub struct QueryRoot;
+
+/// The entry points for reading contacts and other nodes.
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Fetches any object by its global id; null when it does not exist.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "A global id from any node.")] id: ID,
+    ) -> Result<Option<Node>> {
+        let global_id = GlobalId::decode(&id).map_err(|e| error::id_error(&e))?;
+        load_node(ctx, global_id).await
+    }
+
+    /// Fetches several objects by global id, in the order given; null entries
+    /// for ids that do not exist. One malformed id fails the whole field
+    /// before any upstream call.
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Global ids, of any node type.")] ids: Vec<ID>,
+    ) -> Result<Vec<Option<Node>>> {
+        let global_ids = ids
+            .iter()
+            .map(|id| GlobalId::decode(id).map_err(|e| error::id_error(&e)))
+            .collect::<Result<Vec<_>>>()?;
+        let loaded =
+            futures::future::join_all(global_ids.into_iter().map(|id| load_node(ctx, id))).await;
+        loaded.into_iter().collect()
+    }
+
+    /// Fetches one contact by global id; null when it does not exist.
+    async fn contact(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The contact's global id.")] id: ID,
+    ) -> Result<Option<ContactObject>> {
+        let global_id =
+            GlobalId::decode_as(&id, NodeType::Contact).map_err(|e| error::id_error(&e))?;
+        load_contact(ctx, global_id).await
+    }
+}
+
+async fn load_node(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>> {
+    match id.node_type {
+        NodeType::Contact => Ok(load_contact(ctx, id).await?.map(Node::Contact)),
+        NodeType::Property | NodeType::Activity => Ok(None),
+    }
+}
+
+async fn load_contact(ctx: &Context<'_>, id: GlobalId) -> Result<Option<ContactObject>> {
+    let loaders = ctx.data::<RequestLoaders>()?;
+    match loaders.contacts.load_one(id).await {
+        Ok(None) => Ok(None),
+        Ok(Some(Ok(contact))) => Ok(Some(ContactObject(contact))),
+        Ok(Some(Err(error))) | Err(error) => Err(error::source_error(&error)),
+    }
+}

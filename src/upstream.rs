@@ -1,0 +1,273 @@
+//! The one place that sends HTTP to the upstreams.
+//!
+//! Adapters in `sources/` describe a request ([`UpstreamRequest`]); this layer
+//! applies the source's base URL, timeout and concurrency limit, sends it, and
+//! reads the whole body. Credentials travel in [`Credential`]s, kept apart from
+//! ordinary parameters so that no error, log line or key built here ever
+//! contains them: errors name the source and method, never the URL (Open To
+//! Close carries its key in the query string).
+//!
+//! **Architecture Invariant:** only this module sends HTTP to an upstream.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::Method;
+use tokio::sync::Semaphore;
+
+use crate::config::{Secret, SourceConfig};
+use crate::domain::SourceKind;
+
+/// A credential to attach to a request.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    /// A header such as `Authorization: Bearer ...`; the value is sent as is.
+    Header(HeaderName, Secret),
+    /// A query parameter such as `api_token=...`.
+    Query(&'static str, Secret),
+}
+
+/// A request an adapter wants sent.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    pub method: Method,
+    /// Path relative to the source's base URL, starting with `/`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    /// Headers that are not credentials.
+    pub headers: Vec<(HeaderName, String)>,
+    pub credentials: Vec<Credential>,
+    pub body: Option<serde_json::Value>,
+}
+
+impl UpstreamRequest {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        Self {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            headers: Vec::new(),
+            credentials: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn query(mut self, key: &str, value: impl ToString) -> Self {
+        self.query.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    pub fn header(mut self, name: HeaderName, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    pub fn credential(mut self, credential: Credential) -> Self {
+        self.credentials.push(credential);
+        self
+    }
+
+    pub fn json(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// What came back, body read in full.
+#[derive(Debug, Clone)]
+pub struct UpstreamResponse {
+    pub status: u16,
+    /// `Retry-After` in whole seconds, when sent.
+    pub retry_after: Option<u64>,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+}
+
+/// Transport failures. None of them carries a URL or a credential.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum UpstreamError {
+    /// No answer within the source's timeout.
+    #[error("{source_kind} did not answer within {timeout_ms} ms")]
+    Timeout {
+        source_kind: SourceKind,
+        timeout_ms: u128,
+    },
+    /// The connection could not be made.
+    #[error("{source_kind} could not be reached")]
+    Connect { source_kind: SourceKind },
+    /// The connection broke before the whole answer arrived.
+    #[error("the connection to {source_kind} broke before the answer was complete")]
+    Interrupted { source_kind: SourceKind },
+    /// The source is not configured in this gateway.
+    #[error("{source_kind} is not configured")]
+    NotConfigured { source_kind: SourceKind },
+    /// A request could not be built (for example a header value that HTTP forbids).
+    #[error("invalid request to {source_kind}: {message}")]
+    InvalidRequest {
+        source_kind: SourceKind,
+        message: String,
+    },
+}
+
+struct Endpoint {
+    base_url: String,
+    timeout: Duration,
+    permits: Arc<Semaphore>,
+    sent: AtomicU64,
+}
+
+/// The shared HTTP client with one endpoint per configured source.
+pub struct Upstream {
+    http: reqwest::Client,
+    endpoints: HashMap<SourceKind, Endpoint>,
+}
+
+impl Upstream {
+    /// One client for all sources; connection pools are per host inside it.
+    pub fn new(sources: &[SourceConfig]) -> Self {
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_default();
+        let endpoints = sources
+            .iter()
+            .map(|source| {
+                (
+                    source.kind,
+                    Endpoint {
+                        base_url: source.base_url.clone(),
+                        timeout: source.timeout,
+                        permits: Arc::new(Semaphore::new(source.max_concurrent_requests)),
+                        sent: AtomicU64::new(0),
+                    },
+                )
+            })
+            .collect();
+        Self { http, endpoints }
+    }
+
+    /// How many requests have been sent to `source` (for tests and metrics).
+    pub fn sent_count(&self, source: SourceKind) -> u64 {
+        self.endpoints
+            .get(&source)
+            .map_or(0, |endpoint| endpoint.sent.load(Ordering::Relaxed))
+    }
+
+    /// Sends `request` to `source`, waiting for a concurrency permit first. The
+    /// timeout covers the whole exchange, body included, but not the wait for a
+    /// permit.
+    pub async fn send(
+        &self,
+        source: SourceKind,
+        request: UpstreamRequest,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let endpoint = self
+            .endpoints
+            .get(&source)
+            .ok_or(UpstreamError::NotConfigured {
+                source_kind: source,
+            })?;
+        let invalid = |message: String| UpstreamError::InvalidRequest {
+            source_kind: source,
+            message,
+        };
+        let url = format!("{}{}", endpoint.base_url, request.path);
+        let mut query = request.query;
+        let mut builder = self.http.request(request.method, &url);
+        for credential in &request.credentials {
+            match credential {
+                Credential::Header(name, secret) => {
+                    let mut value = HeaderValue::from_str(secret.expose()).map_err(|_| {
+                        invalid(format!(
+                            "credential header `{name}` has forbidden characters"
+                        ))
+                    })?;
+                    value.set_sensitive(true);
+                    builder = builder.header(name.clone(), value);
+                }
+                Credential::Query(name, secret) => {
+                    query.push(((*name).to_string(), secret.expose().to_string()));
+                }
+            }
+        }
+        for (name, value) in request.headers {
+            let value = HeaderValue::from_str(&value)
+                .map_err(|_| invalid(format!("header `{name}` has forbidden characters")))?;
+            builder = builder.header(name, value);
+        }
+        if !query.is_empty() {
+            builder = builder.query(&query);
+        }
+        if let Some(body) = &request.body {
+            builder = builder.json(body);
+        }
+        // A closed semaphore is impossible (it is never closed), but map it anyway.
+        let _permit = endpoint
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| UpstreamError::Connect {
+                source_kind: source,
+            })?;
+        endpoint.sent.fetch_add(1, Ordering::Relaxed);
+        let timeout = endpoint.timeout;
+        let exchange = async {
+            let response = builder
+                .send()
+                .await
+                .map_err(|error| classify(source, &error))?;
+            let status = response.status().as_u16();
+            let headers = response.headers();
+            let retry_after = headers
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse().ok());
+            let content_type = headers
+                .get(reqwest::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            let body = response
+                .bytes()
+                .await
+                .map_err(|_| UpstreamError::Interrupted {
+                    source_kind: source,
+                })?;
+            Ok(UpstreamResponse {
+                status,
+                retry_after,
+                content_type,
+                body,
+            })
+        };
+        match tokio::time::timeout(timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::Timeout {
+                source_kind: source,
+                timeout_ms: timeout.as_millis(),
+            }),
+        }
+    }
+}
+
+/// Maps a reqwest error without looking at its URL (which may hold a key).
+fn classify(source: SourceKind, error: &reqwest::Error) -> UpstreamError {
+    if error.is_timeout() {
+        UpstreamError::Timeout {
+            source_kind: source,
+            timeout_ms: 0,
+        }
+    } else if error.is_connect() {
+        UpstreamError::Connect {
+            source_kind: source,
+        }
+    } else {
+        UpstreamError::Interrupted {
+            source_kind: source,
+        }
+    }
+}
