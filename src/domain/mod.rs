@@ -3,11 +3,13 @@
 
 pub mod ids;
 pub mod phone;
+pub mod query;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use self::ids::{GlobalId, GlobalIdError, NodeType};
+pub use self::query::{ContactFilter, ContactInput, ContactOrder, Direction, OrderField, SortKey};
 
 /// The upstream systems the gateway aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::{Contact, SourceKind};
+use crate::domain::{Contact, ContactFilter, ContactInput, ContactOrder, SourceKind};
 use crate::upstream::{Upstream, UpstreamError, UpstreamResponse};
 
 /// Operations on one upstream's contacts.
@@ -25,8 +25,106 @@ pub trait Source: Send + Sync {
 
     /// Fetches contacts by upstream id: one entry per id, in the same order,
     /// `None` for an id the upstream does not know. Adapters use the
-    /// upstream's multi-record request where it has one.
+    /// upstream's multi-record request where it has one, chunked to its limits.
     async fn contacts_by_id(&self, ids: &[String]) -> Result<Vec<Option<Contact>>, SourceError>;
+
+    /// Scans the next stretch of this source's contacts in `query.order`.
+    ///
+    /// The adapter pushes down the parts of `query.filter` the upstream can
+    /// apply with matching at least as broad as the gateway's (see
+    /// [`ContactFilter::matches`]); the caller applies the whole filter to what
+    /// comes back. The entries must be in `query.order` as defined by
+    /// [`ContactOrder::compare`]: where the upstream cannot sort that way the
+    /// adapter reads every matching record and sorts locally.
+    async fn list_contacts(&self, query: &ListQuery) -> Result<ListPage, SourceError>;
+
+    /// Checks the source's write rules for a create, without any upstream call.
+    fn check_create(&self, input: &ContactInput) -> Result<(), SourceError>;
+
+    /// Checks the source's write rules for an update, without any upstream call.
+    fn check_update(&self, input: &ContactInput) -> Result<(), SourceError>;
+
+    /// Creates a contact (after [`Source::check_create`] passed).
+    async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError>;
+
+    /// Changes the given fields of a contact (after [`Source::check_update`] passed).
+    async fn update_contact(&self, id: &str, input: &ContactInput) -> Result<Contact, SourceError>;
+
+    /// Deletes a contact. A contact that does not exist is `NotFound`.
+    async fn delete_contact(&self, id: &str) -> Result<(), SourceError>;
+}
+
+/// One scan request to a source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    pub filter: ContactFilter,
+    pub order: ContactOrder,
+    /// Where to resume: a position this adapter returned earlier for the same
+    /// filter and order; `None` starts at the beginning.
+    pub after: Option<String>,
+    /// How many entries the caller wants at most. The adapter may return fewer
+    /// (one upstream page), but returns at least one when any remain.
+    pub limit: usize,
+}
+
+/// One stretch of a source's contacts.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    /// Scanned contacts in order, each with the position that resumes right
+    /// after it.
+    pub entries: Vec<ListEntry>,
+    /// Whether more contacts follow the last entry.
+    pub has_more: bool,
+    /// How many contacts match in all, when the upstream says so and the whole
+    /// filter was pushed down.
+    pub total: Option<u64>,
+}
+
+/// A scanned contact and the position right after it.
+#[derive(Debug, Clone)]
+pub struct ListEntry {
+    pub contact: Contact,
+    pub position: String,
+}
+
+/// Sorts every matching contact locally and returns the stretch after the
+/// given position; for adapters whose upstream cannot sort in the requested
+/// order. Positions are offsets into the sorted list.
+pub fn page_of_sorted(
+    source_kind: SourceKind,
+    mut all: Vec<Contact>,
+    query: &ListQuery,
+) -> Result<ListPage, SourceError> {
+    all.retain(|contact| query.filter.matches(contact));
+    all.sort_by(|a, b| query.order.compare(a, b));
+    let start = match &query.after {
+        None => 0,
+        Some(position) => position
+            .parse::<usize>()
+            .map_err(|_| SourceError::BadInput {
+                source_kind,
+                field: Some("after".into()),
+                message: "the cursor does not belong to this list".into(),
+                upstream_status: None,
+            })?,
+    };
+    let total = all.len();
+    let end = total.min(start.saturating_add(query.limit.max(1)));
+    let entries = all
+        .into_iter()
+        .enumerate()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .map(|(index, contact)| ListEntry {
+            contact,
+            position: (index + 1).to_string(),
+        })
+        .collect();
+    Ok(ListPage {
+        entries,
+        has_more: end < total,
+        total: Some(total as u64),
+    })
 }
 
 /// The adapters that are configured, by kind.

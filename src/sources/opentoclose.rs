@@ -70,6 +70,58 @@ impl Source for OpenToClose {
             .into_iter()
             .collect()
     }
+
+    async fn list_contacts(
+        &self,
+        _query: &super::ListQuery,
+    ) -> Result<super::ListPage, SourceError> {
+        Err(SourceError::Unsupported {
+            source_kind: KIND,
+            operation: "listing contacts",
+        })
+    }
+
+    fn check_create(&self, _input: &crate::domain::ContactInput) -> Result<(), SourceError> {
+        Err(SourceError::Unsupported {
+            source_kind: KIND,
+            operation: "creating contacts",
+        })
+    }
+
+    fn check_update(&self, _input: &crate::domain::ContactInput) -> Result<(), SourceError> {
+        Err(SourceError::Unsupported {
+            source_kind: KIND,
+            operation: "updating contacts",
+        })
+    }
+
+    async fn create_contact(
+        &self,
+        _input: &crate::domain::ContactInput,
+    ) -> Result<Contact, SourceError> {
+        Err(SourceError::Unsupported {
+            source_kind: KIND,
+            operation: "creating contacts",
+        })
+    }
+
+    async fn update_contact(
+        &self,
+        _id: &str,
+        _input: &crate::domain::ContactInput,
+    ) -> Result<Contact, SourceError> {
+        Err(SourceError::Unsupported {
+            source_kind: KIND,
+            operation: "updating contacts",
+        })
+    }
+
+    async fn delete_contact(&self, _id: &str) -> Result<(), SourceError> {
+        Err(SourceError::Unsupported {
+            source_kind: KIND,
+            operation: "deleting contacts",
+        })
+    }
 }
 
 /// Accepts both the bare record and the `{"data": record}` form.
