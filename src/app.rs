@@ -65,7 +65,7 @@ impl Gateway {
             }
         }
         Ok(Gateway {
-            schema: build_schema(&config.limits),
+            schema: build_schema(&config.limits, sources.clone()),
             sources,
             upstream,
         })

@@ -4,27 +4,34 @@
 //! resolvers read through them.
 
 pub mod contact;
+pub mod contacts;
 pub mod error;
 
 use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, Interface, Object, Result, Schema, ID,
-};
+use async_graphql::{Context, EmptySubscription, Interface, Object, Result, Schema, ID};
 
-use self::contact::ContactObject;
+use self::contact::{ContactObject, SourceEnum};
+use self::contacts::{
+    ContactConnection, ContactFilterInput, ContactOrderInput, ContactsArgs, MutationRoot,
+    SourceRegistry,
+};
 use crate::config::Limits;
 use crate::domain::{GlobalId, NodeType};
 use crate::loaders::ContactLoader;
 use crate::sources::Source;
 
 /// The gateway's schema type.
-pub type GatewaySchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
-/// Builds the schema with the configured limits. It holds no per-request state.
-pub fn build_schema(limits: &Limits) -> GatewaySchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+/// Builds the schema over the configured sources. It holds no per-request state.
+pub fn build_schema(limits: &Limits, sources: Vec<Arc<dyn Source>>) -> GatewaySchema {
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
+        .data(SourceRegistry {
+            sources,
+            max_page_size: limits.max_page_size,
+        })
         .limit_depth(limits.max_query_depth)
         .limit_complexity(limits.max_query_complexity)
         .finish()
@@ -32,7 +39,7 @@ pub fn build_schema(limits: &Limits) -> GatewaySchema {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&Limits::default()).sdl()
+    build_schema(&Limits::default(), Vec::new()).sdl()
 }
 
 /// The loaders of one GraphQL request.
@@ -87,6 +94,47 @@ impl QueryRoot {
         let loaded =
             futures::future::join_all(global_ids.into_iter().map(|id| load_node(ctx, id))).await;
         loaded.into_iter().collect()
+    }
+
+    /// Contacts from the chosen sources (default: all), merged into one list in
+    /// the requested order (default: by name). Walking the connection with
+    /// `first`/`after` to its end yields every matching contact exactly once.
+    /// A source that fails is left out of the page and reported in `errors`.
+    #[allow(clippy::too_many_arguments)]
+    async fn contacts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Criteria every returned contact meets.")] filter: Option<
+            ContactFilterInput,
+        >,
+        #[graphql(desc = "Sources to read (default: every configured source).")] sources: Option<
+            Vec<SourceEnum>,
+        >,
+        #[graphql(desc = "Ordering (default: by name, ascending).")] order_by: Option<
+            ContactOrderInput,
+        >,
+        #[graphql(desc = "Page size (default 20, at most the configured maximum).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Backward paging; not supported on this connection.")] last: Option<i32>,
+        #[graphql(desc = "Backward paging; not supported on this connection.")] before: Option<
+            String,
+        >,
+    ) -> Result<ContactConnection> {
+        contacts::contacts(
+            ctx,
+            ContactsArgs {
+                filter,
+                sources,
+                order_by,
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     /// Fetches one contact by global id; null when it does not exist.
