@@ -19,7 +19,10 @@ use tokio::net::TcpListener;
 
 use crate::config::{GatewayConfig, SourceCredentials};
 use crate::graphql::{build_schema, GatewaySchema, RequestLoaders};
+use crate::sources::djangocrm::DjangoCrm;
 use crate::sources::opentoclose::OpenToClose;
+use crate::sources::spark::Spark;
+use crate::sources::winnerr::Winnerr;
 use crate::sources::Source;
 use crate::upstream::Upstream;
 
@@ -36,9 +39,6 @@ pub enum AppError {
     /// The listener could not be bound or the server failed.
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
-    /// A configured source has no adapter in this build.
-    #[error("source `{0}` is configured but not supported by this build")]
-    UnsupportedSource(&'static str),
 }
 
 impl Gateway {
@@ -47,22 +47,27 @@ impl Gateway {
         let upstream = Arc::new(Upstream::new(&config.sources));
         let mut sources: Vec<Arc<dyn Source>> = Vec::new();
         for source in &config.sources {
-            match &source.credentials {
+            let upstream = upstream.clone();
+            let adapter: Arc<dyn Source> = match &source.credentials {
                 SourceCredentials::OpenToClose { api_token } => {
-                    sources.push(Arc::new(OpenToClose::new(
-                        upstream.clone(),
-                        api_token.clone(),
-                    )));
+                    Arc::new(OpenToClose::new(upstream, api_token.clone()))
                 }
-                other => {
-                    let name = match other {
-                        SourceCredentials::DjangoCrm { .. } => "djangocrm",
-                        SourceCredentials::Winnerr { .. } => "winnerr",
-                        _ => "spark",
-                    };
-                    return Err(AppError::UnsupportedSource(name));
+                SourceCredentials::DjangoCrm {
+                    token,
+                    organization_id,
+                } => Arc::new(DjangoCrm::new(
+                    upstream,
+                    token.clone(),
+                    organization_id.clone(),
+                )),
+                SourceCredentials::Winnerr { token } => {
+                    Arc::new(Winnerr::new(upstream, token.clone()))
                 }
-            }
+                SourceCredentials::Spark { token, user_agent } => {
+                    Arc::new(Spark::new(upstream, token.clone(), user_agent.clone()))
+                }
+            };
+            sources.push(adapter);
         }
         Ok(Gateway {
             schema: build_schema(&config.limits, sources.clone()),

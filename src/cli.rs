@@ -32,6 +32,15 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// Start the sandbox on a free loopback port and the gateway in front of it.
+    Demo {
+        /// Port of the gateway (0 picks a free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Seed for the sandbox data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Sandbox(args) => run_sandbox(args).await,
         Command::Serve { config } => run_gateway(&config).await,
+        Command::Demo { port, seed } => run_demo(port, seed).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -144,6 +154,34 @@ async fn run_gateway(path: &std::path::Path) -> Result<(), CliError> {
     let server = crate::app::GatewayServer::bind(&config).await?;
     println!("GraphiQL: http://{}/graphql", server.local_addr()?);
     server.run_until(shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn run_demo(port: u16, seed: u64) -> Result<(), CliError> {
+    let options = SandboxOptions {
+        seed,
+        ..SandboxOptions::default()
+    };
+    let credentials = options.credentials.clone();
+    let sandbox = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
+    let sandbox_url = format!("http://{}", sandbox.local_addr()?);
+    let config = crate::demo::gateway_config(
+        &sandbox_url,
+        &credentials,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+    );
+    let gateway = crate::app::GatewayServer::bind(&config).await?;
+    println!("sandbox: {sandbox_url}");
+    println!("GraphiQL: http://{}/graphql", gateway.local_addr()?);
+    let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sandbox_task = tokio::spawn(sandbox.run_until(async move {
+        let _ = sandbox_stopped.await;
+    }));
+    gateway.run_until(shutdown_signal()).await?;
+    let _ = stop_sandbox.send(());
+    if let Ok(result) = sandbox_task.await {
+        result?;
+    }
     Ok(())
 }
 

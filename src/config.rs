@@ -50,8 +50,8 @@ use crate::domain::SourceKind;
 pub struct Secret(String);
 
 impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+    pub fn new(value: impl ToString) -> Self {
+        Self(value.to_string())
     }
 
     /// The value, for the one place that puts it on the wire.

@@ -8,7 +8,10 @@
 //! **Architecture Invariant:** nothing outside `sources/` parses an upstream's
 //! JSON, and nothing in `sources/` opens a connection.
 
+pub mod djangocrm;
 pub mod opentoclose;
+pub mod spark;
+pub mod winnerr;
 
 use std::sync::Arc;
 

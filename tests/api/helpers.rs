@@ -132,3 +132,68 @@ impl TestSandbox {
         );
     }
 }
+
+/// A gateway running in this test's runtime, pointed at a sandbox.
+pub struct TestGateway {
+    /// `http://127.0.0.1:PORT/graphql`
+    pub graphql_url: String,
+    pub url: String,
+    pub sandbox: TestSandbox,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Starts a sandbox and a gateway configured with every source.
+pub async fn spawn_gateway() -> TestGateway {
+    let sandbox = spawn_sandbox().await;
+    let credentials = contact_gateway::sandbox::Credentials::default();
+    let config = contact_gateway::demo::gateway_config(
+        &sandbox.url,
+        &credentials,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    );
+    spawn_gateway_with(sandbox, config).await
+}
+
+/// Starts a gateway with the given configuration in front of `sandbox`.
+pub async fn spawn_gateway_with(
+    sandbox: TestSandbox,
+    config: contact_gateway::config::GatewayConfig,
+) -> TestGateway {
+    let server = contact_gateway::app::GatewayServer::bind(&config)
+        .await
+        .expect("bind gateway");
+    let url = format!("http://{}", server.local_addr().expect("local addr"));
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    TestGateway {
+        graphql_url: format!("{url}/graphql"),
+        url,
+        sandbox,
+        _shutdown: shutdown,
+    }
+}
+
+impl TestGateway {
+    /// Posts a GraphQL request and returns the whole response body.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let response = self
+            .sandbox
+            .client
+            .post(&self.graphql_url)
+            .json(&serde_json::json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("graphql request");
+        assert!(response.status().is_success(), "HTTP {}", response.status());
+        response.json().await.expect("graphql body")
+    }
+
+    /// Like [`TestGateway::graphql`], but panics on any GraphQL error and returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+}

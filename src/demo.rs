@@ -1,0 +1,65 @@
+//! Wiring a sandbox and a gateway together, for the demo, the integration
+//! tests and the benchmarks.
+//!
+//! This is the only module that knows both sides: it reads the sandbox's demo
+//! credentials and writes them into a gateway configuration, as an operator
+//! would write them into environment variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::config::{GatewayConfig, Limits, Secret, SourceConfig, SourceCredentials};
+use crate::domain::SourceKind;
+use crate::sandbox::Credentials;
+
+/// A gateway configuration pointing every source at a sandbox at `sandbox_url`
+/// (`http://127.0.0.1:PORT`).
+pub fn gateway_config(
+    sandbox_url: &str,
+    credentials: &Credentials,
+    listen: SocketAddr,
+) -> GatewayConfig {
+    let source = |kind: SourceKind, path: &str, credentials: SourceCredentials| SourceConfig {
+        kind,
+        base_url: format!("{sandbox_url}{path}"),
+        timeout: Duration::from_secs(10),
+        max_concurrent_requests: 16,
+        credentials,
+    };
+    GatewayConfig {
+        listen,
+        limits: Limits::default(),
+        sources: vec![
+            source(
+                SourceKind::OpenToClose,
+                "/opentoclose/v1",
+                SourceCredentials::OpenToClose {
+                    api_token: Secret::new(&credentials.opentoclose.api_token),
+                },
+            ),
+            source(
+                SourceKind::DjangoCrm,
+                "/djangocrm/api",
+                SourceCredentials::DjangoCrm {
+                    token: Secret::new(&credentials.djangocrm.token),
+                    organization_id: Secret::new(&credentials.djangocrm.organization_id),
+                },
+            ),
+            source(
+                SourceKind::Winnerr,
+                "/winnerr/v1",
+                SourceCredentials::Winnerr {
+                    token: Secret::new(&credentials.winnerr.token),
+                },
+            ),
+            source(
+                SourceKind::Spark,
+                "/spark/v1",
+                SourceCredentials::Spark {
+                    token: Secret::new(&credentials.spark.token),
+                    user_agent: credentials.spark.user_agent.clone(),
+                },
+            ),
+        ],
+    }
+}
