@@ -308,6 +308,9 @@ mod tests {
             text.detail,
             "Unsupported media type \"text/plain\" in request."
         );
-        assert!(parse_body(&HeaderMap::new(), b"").unwrap().fields.is_empty());
+        assert!(parse_body(&HeaderMap::new(), b"")
+            .unwrap()
+            .fields
+            .is_empty());
     }
 }

@@ -532,8 +532,7 @@ pub(super) fn seed(world: &World, credentials: &Credentials) -> DjangoCrmData {
                     title: rng.pick(TASK_TITLES).to_string(),
                     status: rng.pick(TASK_STATUSES).to_string(),
                     priority: rng.pick(TASK_PRIORITIES).to_string(),
-                    due_date: (task_created + Duration::days(rng.range(1, 30) as i64))
-                        .date_naive(),
+                    due_date: (task_created + Duration::days(rng.range(1, 30) as i64)).date_naive(),
                     created_on: task_created,
                 });
             }

@@ -19,8 +19,8 @@ use super::body::{parse_body, ParsedBody, UploadedFile};
 use super::data::{attachment_url, Attachment, Comment, Contact, DjangoCrmData};
 use super::listing::{page_links, parse_list_query};
 use super::validate::{
-    non_object_errors, validate_comment, validate_contact, ContactChanges, FieldErrors,
-    WriteMode, DUPLICATE_EMAIL, REQUIRED,
+    non_object_errors, validate_comment, validate_contact, ContactChanges, FieldErrors, WriteMode,
+    DUPLICATE_EMAIL, REQUIRED,
 };
 use super::{
     authenticate, detail_response, django_not_found_page, forbidden_errors, not_found, ok_json,
@@ -49,8 +49,8 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
 
 /// Parses a write body and rejects non-object JSON as the serializer would.
 fn parse_write_body(headers: &HeaderMap, bytes: &[u8]) -> Result<ParsedBody, Response> {
-    let parsed = parse_body(headers, bytes)
-        .map_err(|error| detail_response(error.status, &error.detail))?;
+    let parsed =
+        parse_body(headers, bytes).map_err(|error| detail_response(error.status, &error.detail))?;
     if let Some(type_name) = parsed.non_object_type {
         return Err(validation_errors(non_object_errors(type_name)));
     }
@@ -403,10 +403,7 @@ pub(super) async fn add_comment_or_attachment(
         }
     }
     add_attachments(&mut data, &id, &caller, &files);
-    let contact = data
-        .contacts
-        .get(&id)
-        .ok_or_else(not_found)?;
+    let contact = data.contacts.get(&id).ok_or_else(not_found)?;
     Ok(ok_json(json!({
         "contact_obj": contact.to_json(),
         "comments": contact.comments_json(),
@@ -415,7 +412,11 @@ pub(super) async fn add_comment_or_attachment(
 }
 
 /// The contact holding a comment, if both are in the caller's organization.
-fn comment_location(data: &DjangoCrmData, caller: &Caller, comment_id: &str) -> Option<(String, usize)> {
+fn comment_location(
+    data: &DjangoCrmData,
+    caller: &Caller,
+    comment_id: &str,
+) -> Option<(String, usize)> {
     let contact_id = data.comment_contacts.get(comment_id)?;
     let contact = data.contact_in(&caller.organization_id, contact_id)?;
     let index = contact

@@ -84,17 +84,18 @@ pub(super) fn parse_list_query(raw: Option<&str>) -> Result<ListQuery, FieldErro
                 0
             }
             None => {
-                errors.insert(
-                    "offset".into(),
-                    vec!["A valid integer is required.".into()],
-                );
+                errors.insert("offset".into(), vec!["A valid integer is required.".into()]);
                 0
             }
         },
     };
     let mut assigned_to = Vec::new();
     for value in parameters.get("assigned_to").into_iter().flatten() {
-        for part in value.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in value
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             if is_uuid(part) {
                 assigned_to.push(part.to_ascii_lowercase());
             } else {

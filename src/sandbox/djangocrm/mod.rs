@@ -307,7 +307,11 @@ fn authenticate(
             let requested = headers
                 .get("organization-id")
                 .or_else(|| headers.get("org"))
-                .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_lowercase());
+                .map(|value| {
+                    String::from_utf8_lossy(value.as_bytes())
+                        .trim()
+                        .to_lowercase()
+                });
             match requested {
                 None if organization == OrganizationHeader::Required => {
                     Err(forbidden_detail(PERMISSION_DENIED))
