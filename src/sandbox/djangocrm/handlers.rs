@@ -24,7 +24,8 @@ use super::validate::{
 };
 use super::{
     authenticate, detail_response, django_not_found_page, forbidden_errors, not_found, ok_json,
-    path_id, validation_errors, Caller, EmulatorState, OrganizationHeader, MAX_BODY_BYTES,
+    path_id, validation_errors, Caller, EmulatorState, ErrorAnswer, OrganizationHeader,
+    MAX_BODY_BYTES,
 };
 
 /// Where the id sits among the `/`-separated segments of each path.
@@ -36,7 +37,7 @@ const CHILD_ID_SEGMENT: usize = 4;
 const ATTACHMENT_FIELDS: &[&str] = &["attachment", "contact_attachment"];
 
 /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`].
-async fn read_body(body: Body) -> Result<Bytes, Response> {
+async fn read_body(body: Body) -> Result<Bytes, ErrorAnswer> {
     axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
         .map_err(|_| {
@@ -48,7 +49,7 @@ async fn read_body(body: Body) -> Result<Bytes, Response> {
 }
 
 /// Parses a write body and rejects non-object JSON as the serializer would.
-fn parse_write_body(headers: &HeaderMap, bytes: &[u8]) -> Result<ParsedBody, Response> {
+fn parse_write_body(headers: &HeaderMap, bytes: &[u8]) -> Result<ParsedBody, ErrorAnswer> {
     let parsed =
         parse_body(headers, bytes).map_err(|error| detail_response(error.status, &error.detail))?;
     if let Some(type_name) = parsed.non_object_type {
@@ -174,7 +175,7 @@ pub(super) async fn list_contacts(
     State(state): State<EmulatorState>,
     OriginalUri(original): OriginalUri,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let data = state.store.read();
     let caller = authenticate(&data, &headers, OrganizationHeader::Required)?;
     let query = parse_list_query(original.query()).map_err(validation_errors)?;
@@ -230,7 +231,7 @@ pub(super) async fn create_contact(
     State(state): State<EmulatorState>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     {
         let data = state.store.read();
         authenticate(&data, &headers, OrganizationHeader::Required)?;
@@ -271,7 +272,7 @@ pub(super) async fn get_contact(
     State(state): State<EmulatorState>,
     uri: Uri,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CONTACT_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     let data = state.store.read();
     let caller = authenticate(&data, &headers, OrganizationHeader::Required)?;
@@ -315,7 +316,7 @@ pub(super) async fn update_contact(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CONTACT_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     {
         let data = state.store.read();
@@ -341,7 +342,7 @@ pub(super) async fn delete_contact(
     State(state): State<EmulatorState>,
     uri: Uri,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CONTACT_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     let mut data = state.store.write();
     let caller = authenticate(&data, &headers, OrganizationHeader::Required)?;
@@ -365,7 +366,7 @@ pub(super) async fn add_comment_or_attachment(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CONTACT_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     {
         let data = state.store.read();
@@ -432,7 +433,7 @@ pub(super) async fn edit_comment(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CHILD_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     {
         let data = state.store.read();
@@ -462,7 +463,7 @@ pub(super) async fn delete_comment(
     State(state): State<EmulatorState>,
     uri: Uri,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CHILD_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     let mut data = state.store.write();
     let caller = authenticate(&data, &headers, OrganizationHeader::Optional)?;
@@ -483,7 +484,7 @@ pub(super) async fn delete_attachment(
     State(state): State<EmulatorState>,
     uri: Uri,
     headers: HeaderMap,
-) -> Result<Response, Response> {
+) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CHILD_ID_SEGMENT).ok_or_else(django_not_found_page)?;
     let mut data = state.store.write();
     let caller = authenticate(&data, &headers, OrganizationHeader::Optional)?;

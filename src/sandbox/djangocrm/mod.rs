@@ -278,7 +278,7 @@ fn authenticate(
     data: &DjangoCrmData,
     headers: &HeaderMap,
     organization: OrganizationHeader,
-) -> Result<Caller, Response> {
+) -> Result<Caller, ErrorAnswer> {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
         return Err(forbidden_detail(
             "Authentication credentials were not provided.",
@@ -331,53 +331,80 @@ fn authenticate(
     }
 }
 
-fn forbidden_detail(detail: &str) -> Response {
+fn forbidden_detail(detail: &str) -> ErrorAnswer {
     detail_response(StatusCode::FORBIDDEN, detail)
 }
 
+/// An error answer in one of the shapes the real service uses; turned into a
+/// response only at the end, which keeps handler results small.
+#[derive(Debug)]
+enum ErrorAnswer {
+    /// `{"detail": ...}`: the framework's own errors.
+    Detail(StatusCode, String),
+    /// 400 `{"error": true, "errors": {field: [messages]}}`.
+    Validation(FieldErrors),
+    /// 403 `{"error": true, "errors": "..."}`: a permission Django-CRM checks itself.
+    Forbidden(&'static str),
+    /// Django's HTML 404 page for a path no URL pattern matches.
+    DjangoNotFoundPage,
+}
+
+impl IntoResponse for ErrorAnswer {
+    fn into_response(self) -> Response {
+        match self {
+            ErrorAnswer::Detail(status, detail) => {
+                (status, Json(json!({ "detail": detail }))).into_response()
+            }
+            ErrorAnswer::Validation(errors) => (
+                StatusCode::BAD_REQUEST,
+                Json(json!({ "error": true, "errors": errors })),
+            )
+                .into_response(),
+            ErrorAnswer::Forbidden(message) => (
+                StatusCode::FORBIDDEN,
+                Json(json!({ "error": true, "errors": message })),
+            )
+                .into_response(),
+            ErrorAnswer::DjangoNotFoundPage => (
+                StatusCode::NOT_FOUND,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n\
+                 <body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n\
+                 </body>\n</html>\n",
+            )
+                .into_response(),
+        }
+    }
+}
+
 /// `{"detail": ...}` with the given status: the framework's error shape.
-fn detail_response(status: StatusCode, detail: &str) -> Response {
-    (status, Json(json!({ "detail": detail }))).into_response()
+fn detail_response(status: StatusCode, detail: &str) -> ErrorAnswer {
+    ErrorAnswer::Detail(status, detail.to_string())
 }
 
 /// 404 `{"detail": "Not found."}`: a well-formed id with no record behind it.
-fn not_found() -> Response {
+fn not_found() -> ErrorAnswer {
     detail_response(StatusCode::NOT_FOUND, "Not found.")
 }
 
 /// 400 `{"error": true, "errors": {field: [messages]}}`.
-fn validation_errors(errors: FieldErrors) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "error": true, "errors": errors })),
-    )
-        .into_response()
+fn validation_errors(errors: FieldErrors) -> ErrorAnswer {
+    ErrorAnswer::Validation(errors)
 }
 
 /// Django-CRM's own 403 shape for a permission it checks itself.
-fn forbidden_errors(message: &str) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        Json(json!({ "error": true, "errors": message })),
-    )
-        .into_response()
+fn forbidden_errors(message: &'static str) -> ErrorAnswer {
+    ErrorAnswer::Forbidden(message)
+}
+
+/// Django's 404 page for a path no URL pattern matches (`DEBUG = False`).
+fn django_not_found_page() -> ErrorAnswer {
+    ErrorAnswer::DjangoNotFoundPage
 }
 
 /// 200 with a JSON body.
 fn ok_json(body: Value) -> Response {
     (StatusCode::OK, Json(body)).into_response()
-}
-
-/// Django's 404 page for a path no URL pattern matches (`DEBUG = False`).
-fn django_not_found_page() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        "<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>Not Found</title>\n</head>\n\
-         <body>\n  <h1>Not Found</h1><p>The requested resource was not found on this server.</p>\n\
-         </body>\n</html>\n",
-    )
-        .into_response()
 }
 
 /// The id segment of a request path, if it is one Django's `<uuid:pk>` matches.
@@ -415,12 +442,12 @@ fn other_method(
 ) -> Response {
     if let Some(segment) = view.id_segment {
         if path_id(uri, segment).is_none() {
-            return django_not_found_page();
+            return django_not_found_page().into_response();
         }
     }
     let data = state.store.read();
-    if let Err(response) = authenticate(&data, headers, view.organization) {
-        return response;
+    if let Err(error) = authenticate(&data, headers, view.organization) {
+        return error.into_response();
     }
     let mut response = if method == Method::OPTIONS {
         ok_json(json!({
@@ -434,6 +461,7 @@ fn other_method(
             StatusCode::METHOD_NOT_ALLOWED,
             &format!("Method \"{method}\" not allowed."),
         )
+        .into_response()
     };
     response
         .headers_mut()
@@ -458,7 +486,7 @@ async fn unknown_path(uri: Uri, OriginalUri(original): OriginalUri) -> Response 
                 .into_response();
         }
     }
-    django_not_found_page()
+    django_not_found_page().into_response()
 }
 
 #[cfg(test)]
