@@ -215,9 +215,7 @@ fn has_tag(item: &Value, wanted: &[&str]) -> bool {
 async fn requests_without_the_token_are_401_in_the_envelope() {
     let sandbox = spawn_sandbox().await;
     let winnerr = Winnerr::new(&sandbox);
-    let missing = winnerr
-        .send_raw(Method::GET, "/contacts", None, None)
-        .await;
+    let missing = winnerr.send_raw(Method::GET, "/contacts", None, None).await;
     assert_eq!(missing.status, 401);
     assert_eq!(
         missing.body,
@@ -242,9 +240,7 @@ async fn requests_without_the_token_are_401_in_the_envelope() {
         assert_eq!(answer.body, invalid_detail, "{authorization}");
     }
     // Authentication comes before routing.
-    let unknown = winnerr
-        .send_raw(Method::GET, "/nowhere", None, None)
-        .await;
+    let unknown = winnerr.send_raw(Method::GET, "/nowhere", None, None).await;
     assert_eq!(unknown.status, 401);
     // The scheme word is case-insensitive.
     let lower = winnerr
@@ -296,7 +292,12 @@ async fn the_default_page_carries_full_records_newest_first() {
     .into_iter()
     .collect();
     for item in data {
-        let keys: HashSet<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: HashSet<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(keys, expected_keys);
         assert!(item["id"].as_str().unwrap().starts_with("contact_"));
         assert_eq!(item["id"].as_str().unwrap().len(), "contact_".len() + 36);
@@ -325,9 +326,14 @@ async fn the_default_page_carries_full_records_newest_first() {
             .collect();
         assert_eq!(
             preference_keys,
-            ["communicationMethod", "propertyTypes", "priceRange", "locations"]
-                .into_iter()
-                .collect()
+            [
+                "communicationMethod",
+                "propertyTypes",
+                "priceRange",
+                "locations"
+            ]
+            .into_iter()
+            .collect()
         );
         let created = item["createdAt"].as_str().unwrap();
         assert!(created.len() == 20 && created.ends_with('Z'), "{created}");
@@ -347,7 +353,10 @@ async fn cursor_walks_return_every_matching_contact_once_in_order() {
     let winnerr = Winnerr::new(&sandbox);
     let everyone = winnerr.all_contacts().await;
     assert_eq!(everyone.len(), 600);
-    assert_eq!(ids(&everyone).into_iter().collect::<HashSet<_>>().len(), 600);
+    assert_eq!(
+        ids(&everyone).into_iter().collect::<HashSet<_>>().len(),
+        600
+    );
     let agent = everyone
         .iter()
         .find_map(|item| item["assignedTo"].as_str())
@@ -356,7 +365,8 @@ async fn cursor_walks_return_every_matching_contact_once_in_order() {
 
     type Predicate = Box<dyn Fn(&Value) -> bool>;
     let agent_for_filter = agent.clone();
-    let cases: Vec<(String, Predicate, &str, Vec<usize>)> = vec![
+    let cases: Vec<(String, Predicate, &str, Vec<usize>)> =
+        vec![
         (String::new(), Box::new(|_| true), "createdAt:desc", vec![7, 25, 100]),
         (
             "type=LEAD".into(),
@@ -437,8 +447,20 @@ async fn paging_survives_inserts_and_deletes_between_pages() {
 
     // Between pages: delete one contact already seen, one not yet seen, and
     // create a new one (newest, so it sorts before the cursor).
-    assert_eq!(winnerr.delete(&format!("/contacts/{}", original[10])).await.status, 200);
-    assert_eq!(winnerr.delete(&format!("/contacts/{}", original[200])).await.status, 200);
+    assert_eq!(
+        winnerr
+            .delete(&format!("/contacts/{}", original[10]))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        winnerr
+            .delete(&format!("/contacts/{}", original[200]))
+            .await
+            .status,
+        200
+    );
     let created = winnerr
         .post(
             "/contacts",
@@ -507,7 +529,9 @@ async fn bad_forged_and_mismatched_cursors_are_422() {
     );
     // The same sort written differently is the same sort.
     let answer = winnerr
-        .get(&format!("/contacts?cursor={cursor}&sort=createdAt:DESC&limit=5"))
+        .get(&format!(
+            "/contacts?cursor={cursor}&sort=createdAt:DESC&limit=5"
+        ))
         .await;
     assert_eq!(answer.status, 200);
     let second = ids(answer.body["data"].as_array().unwrap());
@@ -597,7 +621,9 @@ async fn invalid_list_parameters_are_422_field_errors() {
         .collect();
     assert_eq!(fields, ["limit", "sort", "type"]);
     // Empty values and unknown parameters are ignored.
-    let answer = winnerr.get("/contacts?type=&tags=&colour=blue&limit=3").await;
+    let answer = winnerr
+        .get("/contacts?type=&tags=,&status=,&colour=blue&limit=3")
+        .await;
     assert_eq!(answer.status, 200);
     assert_eq!(answer.body["pagination"]["total"], 600);
 }
@@ -607,7 +633,9 @@ async fn fields_and_include_shape_list_items_and_the_detail_view() {
     let sandbox = spawn_sandbox().await;
     let winnerr = Winnerr::new(&sandbox);
     let answer = winnerr
-        .get("/contacts?limit=40&fields=firstName,leadScore&include=deals,communications,activities")
+        .get(
+            "/contacts?limit=40&fields=firstName,leadScore&include=deals,communications,activities",
+        )
         .await;
     assert_eq!(answer.status, 200);
     let items = answer.body["data"].as_array().unwrap();
@@ -615,17 +643,37 @@ async fn fields_and_include_shape_list_items_and_the_detail_view() {
     let mut saw_communication = false;
     let mut saw_activities = false;
     for item in items {
-        let keys: HashSet<&str> = item.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: HashSet<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
-            ["id", "firstName", "leadScore", "deals", "communications", "activities"]
-                .into_iter()
-                .collect()
+            [
+                "id",
+                "firstName",
+                "leadScore",
+                "deals",
+                "communications",
+                "activities"
+            ]
+            .into_iter()
+            .collect()
         );
         for deal in item["deals"].as_array().unwrap() {
             saw_deal = true;
-            let keys: HashSet<&str> = deal.as_object().unwrap().keys().map(String::as_str).collect();
-            assert_eq!(keys, ["id", "title", "amount", "stage"].into_iter().collect());
+            let keys: HashSet<&str> = deal
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(String::as_str)
+                .collect();
+            assert_eq!(
+                keys,
+                ["id", "title", "amount", "stage"].into_iter().collect()
+            );
             assert!(deal["id"].as_str().unwrap().starts_with("deal_"));
         }
         for communication in item["communications"].as_array().unwrap() {
@@ -636,7 +684,10 @@ async fn fields_and_include_shape_list_items_and_the_detail_view() {
                 .keys()
                 .map(String::as_str)
                 .collect();
-            assert_eq!(keys, ["id", "type", "subject", "createdAt"].into_iter().collect());
+            assert_eq!(
+                keys,
+                ["id", "type", "subject", "createdAt"].into_iter().collect()
+            );
             assert!(communication["id"].as_str().unwrap().starts_with("comm_"));
         }
         let activities = item["activities"].as_array().unwrap();
@@ -663,7 +714,11 @@ async fn fields_and_include_shape_list_items_and_the_detail_view() {
     assert_eq!(detail.body["data"].as_object().unwrap().len(), 20);
     let sparse = winnerr.get(&format!("/contacts/{id}?fields=email")).await;
     assert_eq!(
-        sparse.body["data"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        sparse.body["data"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
         ["email", "id"]
     );
     let bad = winnerr.get(&format!("/contacts/{id}?include=pets")).await;
@@ -843,7 +898,10 @@ async fn create_validates_computes_the_lead_score_and_rejects_duplicates() {
         assert_eq!(answer.status, 400, "{body}");
         assert_eq!(answer.body, bad_request, "{body}");
     }
-    assert_eq!(winnerr.get("/contacts?limit=1").await.body["pagination"]["total"], 601);
+    assert_eq!(
+        winnerr.get("/contacts?limit=1").await.body["pagination"]["total"],
+        601
+    );
 }
 
 #[tokio::test]
@@ -893,7 +951,9 @@ async fn update_changes_fields_recomputes_the_score_and_checks_conflicts() {
         validation_error(json!([{"field": "status", "code": "invalid_value",
             "message": "status must be one of: ACTIVE, INACTIVE, CONVERTED, DISQUALIFIED, DO_NOT_CONTACT"}]))
     );
-    let null_name = winnerr.put(&path, json!({"lastName": null, "email": "bad@"})).await;
+    let null_name = winnerr
+        .put(&path, json!({"lastName": null, "email": "bad@"}))
+        .await;
     assert_eq!(
         null_name.body,
         validation_error(json!([
@@ -913,7 +973,9 @@ async fn update_changes_fields_recomputes_the_score_and_checks_conflicts() {
     let same = winnerr.put(&path, json!({"email": own})).await;
     assert_eq!(same.status, 200);
     assert_eq!(same.body["data"]["email"], own);
-    let missing = winnerr.put("/contacts/contact_nope", json!({"notes": "x"})).await;
+    let missing = winnerr
+        .put("/contacts/contact_nope", json!({"notes": "x"}))
+        .await;
     assert_eq!(missing.status, 404);
     assert_eq!(missing.body, not_found("contact_nope"));
 }
@@ -939,7 +1001,10 @@ async fn delete_removes_the_contact() {
         winnerr.get(&format!("{path}/activities")).await.body,
         not_found(&id)
     );
-    assert_eq!(winnerr.get("/contacts?limit=1").await.body["pagination"]["total"], 599);
+    assert_eq!(
+        winnerr.get("/contacts?limit=1").await.body["pagination"]["total"],
+        599
+    );
 }
 
 #[tokio::test]
@@ -959,20 +1024,36 @@ async fn activities_are_listed_newest_first_and_recorded() {
     let activities = listed.body["data"].as_array().unwrap().clone();
     assert!((3..=10).contains(&activities.len()));
     for activity in &activities {
-        let keys: HashSet<&str> = activity.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: HashSet<&str> = activity
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(
             keys,
-            ["id", "type", "description", "createdAt", "metadata"].into_iter().collect()
+            ["id", "type", "description", "createdAt", "metadata"]
+                .into_iter()
+                .collect()
         );
         assert!(activity["id"].as_str().unwrap().starts_with("activity_"));
         assert!(activity["metadata"].is_object());
     }
-    let times: Vec<&str> = activities.iter().map(|a| a["createdAt"].as_str().unwrap()).collect();
+    let times: Vec<&str> = activities
+        .iter()
+        .map(|a| a["createdAt"].as_str().unwrap())
+        .collect();
     let mut sorted = times.clone();
     sorted.sort_by(|a, b| b.cmp(a));
     assert_eq!(times, sorted);
-    let silent = everyone.iter().filter(|c| c["lastContactedAt"].is_null()).count();
-    assert!(silent > 20 && silent < 200, "{silent} contacts never contacted");
+    let silent = everyone
+        .iter()
+        .filter(|c| c["lastContactedAt"].is_null())
+        .count();
+    assert!(
+        silent > 20 && silent < 200,
+        "{silent} contacts never contacted"
+    );
 
     let call = winnerr
         .post(
@@ -986,7 +1067,10 @@ async fn activities_are_listed_newest_first_and_recorded() {
     assert!(call_data["id"].as_str().unwrap().starts_with("activity_"));
     assert_eq!(call_data["type"], "PHONE_CALL");
     assert_eq!(call_data["description"], "Discussed offer");
-    assert_eq!(call_data["metadata"], json!({"duration": 300, "callId": "call_1"}));
+    assert_eq!(
+        call_data["metadata"],
+        json!({"duration": 300, "callId": "call_1"})
+    );
     assert!(call_data.get("scheduledAt").is_none());
     let contact = winnerr.get(&format!("/contacts/{id}")).await.body["data"].clone();
     assert_eq!(contact["lastContactedAt"], call_data["createdAt"]);
@@ -1005,7 +1089,10 @@ async fn activities_are_listed_newest_first_and_recorded() {
     assert_eq!(after["lastContactedAt"], call_data["createdAt"]);
     assert_eq!(after["updatedAt"], with_activities["updatedAt"]);
 
-    let listed = winnerr.get(&path).await.body["data"].as_array().unwrap().clone();
+    let listed = winnerr.get(&path).await.body["data"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(listed.len(), activities.len() + 2);
     assert_eq!(listed[0]["id"], meeting.body["data"]["id"]);
     assert_eq!(listed[1], call_data);
@@ -1036,7 +1123,10 @@ async fn activities_are_listed_newest_first_and_recorded() {
         ]))
     );
     let unknown = winnerr
-        .post("/contacts/contact_gone/activities", json!({"type": "NOTE", "description": "x"}))
+        .post(
+            "/contacts/contact_gone/activities",
+            json!({"type": "NOTE", "description": "x"}),
+        )
         .await;
     assert_eq!(unknown.status, 404);
     assert_eq!(unknown.body, not_found("contact_gone"));
@@ -1054,7 +1144,9 @@ async fn tags_are_counted_live_and_added_without_duplicates() {
     let mut expected: BTreeMap<String, u64> = BTreeMap::new();
     for contact in &everyone {
         for tag in contact["tags"].as_array().unwrap() {
-            *expected.entry(tag.as_str().unwrap().to_string()).or_default() += 1;
+            *expected
+                .entry(tag.as_str().unwrap().to_string())
+                .or_default() += 1;
         }
     }
     let answer = winnerr.get("/contacts/tags").await;
@@ -1063,15 +1155,25 @@ async fn tags_are_counted_live_and_added_without_duplicates() {
     let tags = answer.body["data"].as_array().unwrap().clone();
     let served: BTreeMap<String, u64> = tags
         .iter()
-        .map(|tag| (tag["name"].as_str().unwrap().to_string(), tag["count"].as_u64().unwrap()))
+        .map(|tag| {
+            (
+                tag["name"].as_str().unwrap().to_string(),
+                tag["count"].as_u64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(served, expected);
-    let counts: Vec<u64> = tags.iter().map(|tag| tag["count"].as_u64().unwrap()).collect();
+    let counts: Vec<u64> = tags
+        .iter()
+        .map(|tag| tag["count"].as_u64().unwrap())
+        .collect();
     let mut descending = counts.clone();
     descending.sort_by(|a, b| b.cmp(a));
     assert_eq!(counts, descending);
     let color = |tags: &[Value], name: &str| {
-        tags.iter().find(|tag| tag["name"] == name).map(|tag| tag["color"].clone())
+        tags.iter()
+            .find(|tag| tag["name"] == name)
+            .map(|tag| tag["color"].clone())
     };
     assert_eq!(color(&tags, "first-time-buyer"), Some(json!("#2563eb")));
     assert_eq!(color(&tags, "luxury-market"), Some(json!("#dc2626")));
@@ -1084,22 +1186,36 @@ async fn tags_are_counted_live_and_added_without_duplicates() {
     let id = target["id"].as_str().unwrap();
     let path = format!("/contacts/{id}/tags");
     let added = winnerr
-        .post(&path, json!({"tags": [" Investor", "boat-owner", "investor"]}))
+        .post(
+            &path,
+            json!({"tags": [" Investor", "boat-owner", "investor"]}),
+        )
         .await;
     assert_eq!(added.status, 200, "{}", added.body);
     let mut expected_tags = target["tags"].as_array().unwrap().clone();
     expected_tags.push(json!("investor"));
     expected_tags.push(json!("boat-owner"));
-    assert_eq!(added.body["data"]["tags"], Value::Array(expected_tags.clone()));
+    assert_eq!(
+        added.body["data"]["tags"],
+        Value::Array(expected_tags.clone())
+    );
     assert_eq!(added.body["data"]["id"], id);
-    assert!(added.body["data"]["leadScore"].as_i64() > target["leadScore"].as_i64()
-        || added.body["data"]["leadScore"] == 100);
+    assert!(
+        added.body["data"]["leadScore"].as_i64() > target["leadScore"].as_i64()
+            || added.body["data"]["leadScore"] == 100
+    );
     // Adding tags it already has changes nothing.
     let again = winnerr.post(&path, json!({"tags": ["boat-owner"]})).await;
     assert_eq!(again.body["data"]["tags"], Value::Array(expected_tags));
-    assert_eq!(again.body["data"]["updatedAt"], added.body["data"]["updatedAt"]);
+    assert_eq!(
+        again.body["data"]["updatedAt"],
+        added.body["data"]["updatedAt"]
+    );
 
-    let tags = winnerr.get("/contacts/tags").await.body["data"].as_array().unwrap().clone();
+    let tags = winnerr.get("/contacts/tags").await.body["data"]
+        .as_array()
+        .unwrap()
+        .clone();
     let count = |name: &str| {
         tags.iter()
             .find(|tag| tag["name"] == name)
@@ -1108,10 +1224,15 @@ async fn tags_are_counted_live_and_added_without_duplicates() {
     assert_eq!(count("investor"), Some(expected["investor"] + 1));
     assert_eq!(count("boat-owner"), Some(1));
     let boat_color = color(&tags, "boat-owner").unwrap();
-    assert!(boat_color.as_str().unwrap().starts_with('#') && boat_color.as_str().unwrap().len() == 7);
+    assert!(
+        boat_color.as_str().unwrap().starts_with('#') && boat_color.as_str().unwrap().len() == 7
+    );
 
     for (body, errors) in [
-        (json!({}), json!([{"field": "tags", "code": "required", "message": "tags is required"}])),
+        (
+            json!({}),
+            json!([{"field": "tags", "code": "required", "message": "tags is required"}]),
+        ),
         (
             json!({"tags": []}),
             json!([{"field": "tags", "code": "empty", "message": "tags must contain at least one tag"}]),
@@ -1132,7 +1253,9 @@ async fn tags_are_counted_live_and_added_without_duplicates() {
         assert_eq!(answer.status, 422, "{body}");
         assert_eq!(answer.body, validation_error(errors), "{body}");
     }
-    let unknown = winnerr.post("/contacts/contact_x/tags", json!({"tags": ["a"]})).await;
+    let unknown = winnerr
+        .post("/contacts/contact_x/tags", json!({"tags": ["a"]}))
+        .await;
     assert_eq!(unknown.body, not_found("contact_x"));
 }
 
@@ -1140,7 +1263,10 @@ async fn tags_are_counted_live_and_added_without_duplicates() {
 async fn bulk_updates_report_per_id_results() {
     let sandbox = spawn_sandbox().await;
     let winnerr = Winnerr::new(&sandbox);
-    let page = winnerr.get("/contacts?limit=2").await.body["data"].as_array().unwrap().clone();
+    let page = winnerr.get("/contacts?limit=2").await.body["data"]
+        .as_array()
+        .unwrap()
+        .clone();
     let first = page[0]["id"].as_str().unwrap();
     let second = page[1]["id"].as_str().unwrap();
     let answer = winnerr
@@ -1244,9 +1370,17 @@ async fn unknown_paths_are_404_and_missing_methods_405() {
         (Method::DELETE, "/contacts".to_string(), "GET,HEAD,POST"),
         (Method::GET, "/contacts/bulk".to_string(), "PATCH"),
         (Method::POST, "/contacts/tags".to_string(), "GET,HEAD"),
-        (Method::PATCH, format!("/contacts/{id}"), "GET,HEAD,PUT,DELETE"),
+        (
+            Method::PATCH,
+            format!("/contacts/{id}"),
+            "GET,HEAD,PUT,DELETE",
+        ),
         (Method::PUT, format!("/contacts/{id}/tags"), "POST"),
-        (Method::DELETE, format!("/contacts/{id}/activities"), "GET,HEAD,POST"),
+        (
+            Method::DELETE,
+            format!("/contacts/{id}/activities"),
+            "GET,HEAD,POST",
+        ),
     ] {
         let answer = winnerr.send(method.clone(), &path, None).await;
         assert_eq!(answer.status, 405, "{method} {path}");
@@ -1256,7 +1390,11 @@ async fn unknown_paths_are_404_and_missing_methods_405() {
                 "title": "Method Not Allowed", "status": 405,
                 "detail": format!("Method {method} is not allowed on this resource")}})
         );
-        let mut allowed: Vec<&str> = answer.headers["allow"].to_str().unwrap().split(',').collect();
+        let mut allowed: Vec<&str> = answer.headers["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .collect();
         allowed.sort_unstable();
         let mut expected: Vec<&str> = allow.split(',').collect();
         expected.sort_unstable();
@@ -1279,11 +1417,17 @@ async fn reset_restores_the_seeded_state() {
         .await;
     let created_id = created.body["data"]["id"].as_str().unwrap().to_string();
     winnerr
-        .put(&format!("/contacts/{first_id}"), json!({"notes": "changed"}))
+        .put(
+            &format!("/contacts/{first_id}"),
+            json!({"notes": "changed"}),
+        )
         .await;
     winnerr.delete(&format!("/contacts/{second_id}")).await;
     winnerr
-        .post(&format!("/contacts/{first_id}/tags"), json!({"tags": ["temporary"]}))
+        .post(
+            &format!("/contacts/{first_id}/tags"),
+            json!({"tags": ["temporary"]}),
+        )
         .await;
 
     sandbox.reset().await;
@@ -1294,7 +1438,11 @@ async fn reset_restores_the_seeded_state() {
         404
     );
     let tags = winnerr.get("/contacts/tags").await.body["data"].clone();
-    assert!(tags.as_array().unwrap().iter().all(|tag| tag["name"] != "temporary"));
+    assert!(tags
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|tag| tag["name"] != "temporary"));
     // Ids come from the seeded generator, which reset rewinds.
     let again = winnerr
         .post(
@@ -1331,7 +1479,9 @@ async fn stats_count_each_route_template() {
             json!({"contactIds": [id], "updates": {"status": "ACTIVE"}}),
         )
         .await;
-    winnerr.put(&format!("/contacts/{id}"), json!({"notes": "n"})).await;
+    winnerr
+        .put(&format!("/contacts/{id}"), json!({"notes": "n"}))
+        .await;
     winnerr.delete(&format!("/contacts/{id}")).await;
     winnerr
         .post(

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::errors::{ApiError, FieldError};
 use super::listing::parse_iso8601;
 use super::model::{
-    Address, Contact, PriceRange, Preferences, ACTIVITY_TYPES, COMMUNICATION_METHODS,
+    Address, Contact, Preferences, PriceRange, ACTIVITY_TYPES, COMMUNICATION_METHODS,
     CONTACT_STATUSES, CONTACT_TYPES, LEAD_SOURCES, PROPERTY_TYPES,
 };
 
@@ -358,21 +358,19 @@ impl BulkInput {
                 check.push("updates", "required", "updates is required");
                 None
             }
-            Some(Value::Object(object)) => match ContactChanges::parse(object, ChangeMode::Bulk, "updates.") {
-                Ok(changes) if changes.is_empty() => {
-                    check.push(
-                        "updates",
-                        "empty",
-                        "updates must change at least one field",
-                    );
-                    None
+            Some(Value::Object(object)) => {
+                match ContactChanges::parse(object, ChangeMode::Bulk, "updates.") {
+                    Ok(changes) if changes.is_empty() => {
+                        check.push("updates", "empty", "updates must change at least one field");
+                        None
+                    }
+                    Ok(changes) => Some(changes),
+                    Err(errors) => {
+                        check.errors.extend(errors);
+                        None
+                    }
                 }
-                Ok(changes) => Some(changes),
-                Err(errors) => {
-                    check.errors.extend(errors);
-                    None
-                }
-            },
+            }
             Some(_) => {
                 check.push("updates", "invalid_type", "updates must be an object");
                 None
@@ -396,14 +394,15 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn push(&mut self, field: &str, code: &'static str, message: impl Into<String>) {
-        let field = format!("{}{field}", self.prefix);
         let message = message.into();
-        // Messages name the field as the client sent it, prefix included.
-        let message = if self.prefix.is_empty() {
-            message
+        // A message that opens with the field's name names it as the client
+        // sent it, prefix included (`updates.status must be ...`).
+        let message = if message.starts_with(field) {
+            format!("{}{message}", self.prefix)
         } else {
-            message.replacen(&field[self.prefix.len()..], &field, 1)
+            message
         };
+        let field = format!("{}{field}", self.prefix);
         self.errors.push(FieldError::new(field, code, message));
     }
 
@@ -603,19 +602,27 @@ impl Checker<'_> {
             .flatten()
             .unwrap_or_default();
         let price_range = self
-            .nullable(object, "priceRange", |check, _, value| check.price_range(value))
+            .nullable(object, "priceRange", |check, _, value| {
+                check.price_range(value)
+            })
             .flatten();
         let locations = self
             .nullable(object, "locations", |check, _, value| {
-                check.string_list("preferences.locations", value, |check, field, item| {
-                    match item.as_str().map(str::trim) {
+                check.string_list(
+                    "preferences.locations",
+                    value,
+                    |check, field, item| match item.as_str().map(str::trim) {
                         Some(text) if !text.is_empty() => check.text(field, item, MAX_TEXT_LENGTH),
                         _ => {
-                            check.push(field, "invalid_type", format!("{field} must be a non-empty string"));
+                            check.push(
+                                field,
+                                "invalid_type",
+                                format!("{field} must be a non-empty string"),
+                            );
                             None
                         }
-                    }
-                })
+                    },
+                )
             })
             .flatten()
             .unwrap_or_default();
@@ -664,7 +671,7 @@ impl Checker<'_> {
                 self.push(
                     field,
                     "invalid_range",
-                    format!("{field}.min must not exceed {field}.max"),
+                    format!("{field}.min must not exceed the maximum"),
                 );
             }
         }
@@ -696,17 +703,22 @@ impl Checker<'_> {
     }
 
     /// Tags: non-empty strings, trimmed and lower-cased, de-duplicated.
-    fn tag_list(&mut self, field: &str, value: &Value, must_be_non_empty: bool) -> Option<Vec<String>> {
+    fn tag_list(
+        &mut self,
+        field: &str,
+        value: &Value,
+        must_be_non_empty: bool,
+    ) -> Option<Vec<String>> {
         if must_be_non_empty && value.as_array().is_some_and(Vec::is_empty) {
-            self.push(field, "empty", format!("{field} must contain at least one tag"));
+            self.push(
+                field,
+                "empty",
+                format!("{field} must contain at least one tag"),
+            );
             return None;
         }
         self.string_list(field, value, |check, item_field, item| {
-            match item.as_str().map(str::trim) {
-                Some(tag) if tag.is_empty() => {
-                    check.push(item_field, "invalid_tag", "Tags must be non-empty strings");
-                    None
-                }
+            match item.as_str().map(str::trim).filter(|tag| !tag.is_empty()) {
                 Some(tag) if tag.chars().count() > MAX_TAG_LENGTH => {
                     check.push(
                         item_field,
@@ -739,9 +751,9 @@ pub fn is_valid_email(email: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local.chars().all(|c| {
-            c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c)
-        });
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
     let labels: Vec<&str> = domain.split('.').collect();
     let domain_ok = labels.len() >= 2
         && labels.iter().all(|label| {
@@ -773,7 +785,16 @@ mod tests {
         for good in ["john.doe@example.com", "A+b@sub.example.co", "x@y.io"] {
             assert!(is_valid_email(good), "{good}");
         }
-        for bad in ["", "plain", "a@b", "a@@b.com", "a b@c.com", ".a@b.com", "a@b.c", "a@-b.com"] {
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a@@b.com",
+            "a b@c.com",
+            ".a@b.com",
+            "a@b.c",
+            "a@-b.com",
+        ] {
             assert!(!is_valid_email(bad), "{bad}");
         }
     }
@@ -790,9 +811,11 @@ mod tests {
                 ("email", "required")
             ]
         );
-        assert!(ContactChanges::parse(&object(json!({})), ChangeMode::Update, "")
-            .unwrap()
-            .is_empty());
+        assert!(
+            ContactChanges::parse(&object(json!({})), ChangeMode::Update, "")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
@@ -819,14 +842,26 @@ mod tests {
                 ("updates.preferences.priceRange", "invalid_range"),
             ]
         );
-        assert_eq!(errors[0].message, "updates.email cannot be changed in a bulk update");
+        assert_eq!(
+            errors[0].message,
+            "updates.email cannot be changed in a bulk update"
+        );
     }
 
     #[test]
     fn tags_are_normalized_and_deduplicated() {
-        let tags = tags_to_add(&object(json!({"tags": [" Investor ", "investor", "cash-buyer"]}))).unwrap();
+        let tags = tags_to_add(&object(
+            json!({"tags": [" Investor ", "investor", "cash-buyer"]}),
+        ))
+        .unwrap();
         assert_eq!(tags, vec!["investor", "cash-buyer"]);
-        assert_eq!(tags_to_add(&object(json!({"tags": []}))).unwrap_err()[0].code, "empty");
-        assert_eq!(tags_to_add(&object(json!({"tags": [3]}))).unwrap_err()[0].field, "tags[0]");
+        assert_eq!(
+            tags_to_add(&object(json!({"tags": []}))).unwrap_err()[0].code,
+            "empty"
+        );
+        assert_eq!(
+            tags_to_add(&object(json!({"tags": [3]}))).unwrap_err()[0].field,
+            "tags[0]"
+        );
     }
 }

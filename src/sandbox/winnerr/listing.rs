@@ -182,7 +182,11 @@ impl SortSpec {
     /// ascending; directions are case-insensitive; field names are not.
     pub fn parse(text: &str) -> Result<SortSpec, FieldError> {
         let mut keys: Vec<(SortField, Direction)> = Vec::new();
-        for part in text.split(',').map(str::trim).filter(|part| !part.is_empty()) {
+        for part in text
+            .split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty())
+        {
             let (name, direction) = part.split_once(':').unwrap_or((part, "asc"));
             let Some(field) = SortField::parse(name.trim()) else {
                 let allowed: Vec<&str> = SortField::ALL.iter().map(|f| f.name()).collect();
@@ -239,7 +243,11 @@ impl SortSpec {
 
     pub fn position(&self, contact: &Contact) -> Position {
         Position {
-            values: self.keys.iter().map(|(field, _)| field.key(contact)).collect(),
+            values: self
+                .keys
+                .iter()
+                .map(|(field, _)| field.key(contact))
+                .collect(),
             id: contact.id.clone(),
         }
     }
@@ -275,8 +283,13 @@ impl SortSpec {
     /// Reads a cursor made by [`SortSpec::encode_cursor`] for this same order.
     /// Standard and URL-safe base64, padded or not, are both accepted.
     pub fn decode_cursor(&self, token: &str) -> Result<Position, FieldError> {
-        let invalid =
-            || FieldError::new("cursor", "invalid_cursor", "Cursor is invalid or has been modified");
+        let invalid = || {
+            FieldError::new(
+                "cursor",
+                "invalid_cursor",
+                "Cursor is invalid or has been modified",
+            )
+        };
         let normalized: String = token
             .trim()
             .trim_end_matches('=')
@@ -448,9 +461,15 @@ impl Filters {
                     .iter()
                     .any(|tag| tags.iter().any(|wanted| *wanted == tag.to_lowercase()))
             })
-            && self.lead_score_min.is_none_or(|min| contact.lead_score >= min)
-            && self.lead_score_max.is_none_or(|max| contact.lead_score <= max)
-            && self.created_from.is_none_or(|from| contact.created_at >= from)
+            && self
+                .lead_score_min
+                .is_none_or(|min| contact.lead_score >= min)
+            && self
+                .lead_score_max
+                .is_none_or(|max| contact.lead_score <= max)
+            && self
+                .created_from
+                .is_none_or(|from| contact.created_at >= from)
             && self.created_to.is_none_or(|to| contact.created_at <= to)
     }
 }
@@ -515,12 +534,15 @@ impl ListRequest {
             statuses: enum_list(params, "status", CONTACT_STATUSES, &mut errors),
             sources: enum_list(params, "source", LEAD_SOURCES, &mut errors),
             assigned_to: params.non_empty("assignedTo").map(|a| a.trim().to_string()),
-            tags: params.non_empty("tags").map(|text| {
-                text.split(',')
-                    .map(|tag| tag.trim().to_lowercase())
-                    .filter(|tag| !tag.is_empty())
-                    .collect()
-            }),
+            tags: params
+                .non_empty("tags")
+                .map(|text| {
+                    text.split(',')
+                        .map(|tag| tag.trim().to_lowercase())
+                        .filter(|tag| !tag.is_empty())
+                        .collect::<Vec<String>>()
+                })
+                .filter(|tags| !tags.is_empty()),
             lead_score_min: integer_param(params, "leadScore[gte]", &mut errors),
             lead_score_max: integer_param(params, "leadScore[lte]", &mut errors),
             created_from: datetime_param(params, "createdAt[gte]", false, &mut errors),
@@ -559,7 +581,8 @@ fn enum_list(
             ));
         }
     }
-    Some(values)
+    // Only separators (`type=,`) filter nothing, like an empty value.
+    (!values.is_empty()).then_some(values)
 }
 
 fn integer_param(params: &QueryParams, key: &str, errors: &mut Vec<FieldError>) -> Option<i64> {
@@ -674,9 +697,9 @@ pub fn list_envelope(page: &ListPage<'_>, request: &ListRequest) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use base64::engine::general_purpose::STANDARD;
     use crate::sandbox::people::World;
     use crate::sandbox::winnerr::model::seed;
+    use base64::engine::general_purpose::STANDARD;
 
     fn sample_data() -> WinnerrData {
         seed(&World::generate(1))
@@ -698,7 +721,10 @@ mod tests {
                 .canonical(),
             "createdAt:desc,leadScore:desc,lastName:asc"
         );
-        assert_eq!(SortSpec::parse("phone:asc").unwrap_err().code, "invalid_sort");
+        assert_eq!(
+            SortSpec::parse("phone:asc").unwrap_err().code,
+            "invalid_sort"
+        );
         assert_eq!(
             SortSpec::parse("email:sideways").unwrap_err().code,
             "invalid_sort"
@@ -738,7 +764,10 @@ mod tests {
     fn cursor_round_trips_and_rejects_tampering_and_other_sorts() {
         let sort = SortSpec::parse("email:asc,createdAt:desc").unwrap();
         let original = position(
-            vec![SortValue::Text("ann@x.com".into()), SortValue::Integer(1_700_000_000)],
+            vec![
+                SortValue::Text("ann@x.com".into()),
+                SortValue::Integer(1_700_000_000),
+            ],
             "contact_1",
         );
         let token = sort.encode_cursor(&original);
@@ -746,7 +775,10 @@ mod tests {
         assert_eq!(sort.decode_cursor(&token).unwrap(), original);
         // Standard base64 with padding decodes too.
         let bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
-        assert_eq!(sort.decode_cursor(&STANDARD.encode(&bytes)).unwrap(), original);
+        assert_eq!(
+            sort.decode_cursor(&STANDARD.encode(&bytes)).unwrap(),
+            original
+        );
 
         let other = SortSpec::parse("email:desc,createdAt:desc").unwrap();
         assert_eq!(
@@ -757,7 +789,10 @@ mod tests {
         let mut document: Value = serde_json::from_slice(&bytes).unwrap();
         document["id"] = json!("contact_2");
         let forged = URL_SAFE_NO_PAD.encode(document.to_string());
-        assert_eq!(sort.decode_cursor(&forged).unwrap_err().code, "invalid_cursor");
+        assert_eq!(
+            sort.decode_cursor(&forged).unwrap_err().code,
+            "invalid_cursor"
+        );
         for garbage in ["", "!!!", "bm90IGpzb24", "eyJpZCI6IjEyNCJ9"] {
             assert_eq!(
                 sort.decode_cursor(garbage).unwrap_err().code,
@@ -784,7 +819,9 @@ mod tests {
         assert_eq!(start.to_rfc3339(), "2024-01-15T00:00:00+00:00");
         assert_eq!(end.to_rfc3339(), "2024-01-15T23:59:59+00:00");
         assert_eq!(
-            parse_iso8601("2024-01-15T12:00:00+02:00", false).unwrap().to_rfc3339(),
+            parse_iso8601("2024-01-15T12:00:00+02:00", false)
+                .unwrap()
+                .to_rfc3339(),
             "2024-01-15T10:00:00+00:00"
         );
         assert!(parse_iso8601("2024-01-15T10:30:00", false).is_some());
@@ -804,7 +841,9 @@ mod tests {
             let page = list_page(&data, &request);
             assert_eq!(page.total + deleted.len(), expected_total);
             seen.extend(page.entries.iter().map(|entry| entry.contact.id.clone()));
-            let Some(cursor) = page.next_cursor else { break };
+            let Some(cursor) = page.next_cursor else {
+                break;
+            };
             // Delete the last contact served: the cursor must still work.
             let last = seen.last().unwrap().clone();
             data.contacts.remove(&last);

@@ -47,8 +47,8 @@
 //!   id. `leadScore[gte|lte]` are inclusive integers; `createdAt[gte|lte]` are
 //!   inclusive ISO 8601 date-times (without an offset: UTC) or dates (a bare
 //!   date means the day's first second for `gte`, its last for `lte`). An empty
-//!   parameter value counts as absent; a repeated parameter keeps its last
-//!   value; unknown parameters are ignored. All invalid parameters are reported
+//!   parameter value (or one of separators only, `tags=,`) counts as absent; a
+//!   repeated parameter keeps its last value; unknown parameters are ignored. All invalid parameters are reported
 //!   together in one 422. `pagination.total` counts every contact matching the
 //!   filters (not only those after the cursor).
 //! - **Cursors** are keyset positions, URL-safe base64 without padding of a
@@ -71,7 +71,9 @@
 //!   examples use `agent_789`. Phones must hold 7 to 15 digits and only
 //!   digits, spaces and `+-().`. Duplicate emails (trimmed, case-insensitive)
 //!   are 409 with the email as sent (trimmed) in the detail. A body that is not
-//!   a JSON object is 400 `invalid_request_error`.
+//!   a JSON object is 400 `invalid_request_error`; `Content-Type` is not
+//!   checked. On routes with a contact id, an unknown id is 404 before the
+//!   query or body is validated.
 //! - **Activities:** `GET` returns every activity of the contact, newest first,
 //!   without paging. `POST` requires `type` (EMAIL_SENT, EMAIL_RECEIVED,
 //!   PHONE_CALL, MEETING, NOTE, SMS, SHOWING) and a non-empty `description`;
@@ -209,12 +211,7 @@ async fn method_not_allowed(method: Method) -> ApiError {
 fn contact_id(path: Result<Path<String>, PathRejection>, uri: &Uri) -> String {
     match path {
         Ok(Path(id)) => id,
-        Err(_) => uri
-            .path()
-            .split('/')
-            .nth(3)
-            .unwrap_or_default()
-            .to_string(),
+        Err(_) => uri.path().split('/').nth(3).unwrap_or_default().to_string(),
     }
 }
 
@@ -385,7 +382,10 @@ async fn create_activity(
     if activity.is_past_interaction(created_at) {
         let happened_at = activity.happened_at();
         let contact = &mut entry.contact;
-        if contact.last_contacted_at.is_none_or(|last| last < happened_at) {
+        if contact
+            .last_contacted_at
+            .is_none_or(|last| last < happened_at)
+        {
             contact.last_contacted_at = Some(happened_at);
         }
     }

@@ -516,7 +516,10 @@ pub fn seed(world: &World) -> WinnerrData {
             ],
         );
         let status = match contact_type {
-            "CLIENT" => weighted(&mut rng, &[("ACTIVE", 70), ("CONVERTED", 25), ("INACTIVE", 5)]),
+            "CLIENT" => weighted(
+                &mut rng,
+                &[("ACTIVE", 70), ("CONVERTED", 25), ("INACTIVE", 5)],
+            ),
             "PAST_CLIENT" => weighted(&mut rng, &[("INACTIVE", 60), ("ACTIVE", 40)]),
             _ => weighted(
                 &mut rng,
@@ -608,7 +611,7 @@ pub fn seed(world: &World) -> WinnerrData {
                 }
             })
             .collect();
-        communications.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        communications.sort_by_key(|communication| std::cmp::Reverse(communication.created_at));
         let mut contact = Contact {
             id: id.clone(),
             organization_id: organization_id.clone(),
@@ -683,7 +686,7 @@ fn seed_activities(
             }
         })
         .collect();
-    activities.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    activities.sort_by_key(|activity| activity.created_at);
     for activity in &mut activities {
         activity.sequence = *sequence;
         *sequence += 1;
@@ -691,7 +694,10 @@ fn seed_activities(
     activities
 }
 
-fn activity_details(rng: &mut SeededRng, activity_type: &str) -> (&'static str, Map<String, Value>) {
+fn activity_details(
+    rng: &mut SeededRng,
+    activity_type: &str,
+) -> (&'static str, Map<String, Value>) {
     let (description, metadata) = match activity_type {
         "EMAIL_SENT" => (
             "Property inquiry follow-up email sent",
