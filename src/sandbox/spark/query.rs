@@ -270,6 +270,9 @@ pub fn parse_list_options(parameters: &HashMap<String, String>) -> Result<ListOp
 /// backslashes inside). Anything else gives `None` and is answered by a scan.
 pub fn ids_of_id_filter(input: &str) -> Option<Vec<String>> {
     let rest = input.trim().strip_prefix("Id")?;
+    if !rest.starts_with(char::is_whitespace) {
+        return None;
+    }
     let rest = rest.trim_start();
     if rest.len() < 2 || !rest.is_char_boundary(2) || !rest[..2].eq_ignore_ascii_case("eq") {
         return None;
