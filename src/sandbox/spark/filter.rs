@@ -386,7 +386,10 @@ fn wildcard_match(segments: &[String], value: &str) -> bool {
     let Some(mut rest) = value.strip_prefix(first.as_str()) else {
         return false;
     };
-    let middle = &segments[1..segments.len().saturating_sub(1).max(1)];
+    // With fewer than two pieces there is no wildcard and no middle at all.
+    let middle = segments
+        .get(1..segments.len().saturating_sub(1))
+        .unwrap_or_default();
     for segment in middle {
         match rest.find(segment.as_str()) {
             Some(found) => rest = &rest[found + segment.len()..],
@@ -1258,14 +1261,17 @@ fn check_comparison(
         ));
     }
     for (literal, position) in values {
-        let fits = match (field_type, literal) {
-            (_, Literal::Null) => true,
-            (FieldType::Text | FieldType::TextList, Literal::Text(_)) => true,
-            (FieldType::Timestamp, Literal::Date(_) | Literal::DateTime(_)) => true,
-            (FieldType::Integer, Literal::Number(_)) => true,
-            (FieldType::Boolean, Literal::Boolean(_)) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (field_type, literal),
+            (_, Literal::Null)
+                | (FieldType::Text | FieldType::TextList, Literal::Text(_))
+                | (
+                    FieldType::Timestamp,
+                    Literal::Date(_) | Literal::DateTime(_)
+                )
+                | (FieldType::Integer, Literal::Number(_))
+                | (FieldType::Boolean, Literal::Boolean(_))
+        );
         if !fits {
             return Err(FilterError::at(
                 *position,
@@ -1298,5 +1304,1270 @@ fn bound_order(low: &Literal, high: &Literal) -> Option<Ordering> {
         (Literal::Date(low), Literal::DateTime(high)) => Some(low.cmp(&high.date_naive())),
         (Literal::DateTime(low), Literal::Date(high)) => Some(low.date_naive().cmp(high)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    const COUNT: &str = "UnreadListingNotificationEventCount";
+
+    /// The searchable attributes the tests use, typed as the Spark emulator
+    /// types them.
+    fn field_type(name: &str) -> Option<FieldType> {
+        match name {
+            "DisplayName" | "GivenName" | "PrimaryEmail" | "Id" => Some(FieldType::Text),
+            "Tags" => Some(FieldType::TextList),
+            "CreatedTimestamp" | "ModificationTimestamp" => Some(FieldType::Timestamp),
+            "VowEnabled" => Some(FieldType::Boolean),
+            COUNT => Some(FieldType::Integer),
+            _ => None,
+        }
+    }
+
+    fn record(value: Value) -> Map<String, Value> {
+        match value {
+            Value::Object(map) => map,
+            other => panic!("not an object: {other}"),
+        }
+    }
+
+    /// Four contacts that differ in every attribute the tests search on.
+    fn records() -> Vec<Map<String, Value>> {
+        vec![
+            record(json!({
+                "Id": "1", "DisplayName": "Neddy Nederlander", "GivenName": "Neddy",
+                "PrimaryEmail": "neddy@example.com", "Tags": ["Buyer", "VIP"],
+                "CreatedTimestamp": "2024-01-15T10:30:00Z", "VowEnabled": true, COUNT: 3
+            })),
+            record(json!({
+                "Id": "2", "DisplayName": "Maude Flanders", "GivenName": "Maude",
+                "PrimaryEmail": "maude@example.com", "Tags": ["Seller"],
+                "CreatedTimestamp": "2024-01-16T00:00:00Z", "VowEnabled": false, COUNT: 0
+            })),
+            record(json!({
+                "Id": "3", "DisplayName": "Homer Simpson", "GivenName": "Homer",
+                "PrimaryEmail": null, "Tags": [],
+                "CreatedTimestamp": "2023-12-31T23:59:59Z", COUNT: 12
+            })),
+            record(json!({
+                "Id": "4", "DisplayName": "Conan O'Brien", "GivenName": "",
+                "PrimaryEmail": "Conan@EXAMPLE.com"
+            })),
+        ]
+    }
+
+    fn parse_ok(input: &str) -> Filter {
+        match parse(input, &field_type) {
+            Ok(filter) => filter,
+            Err(error) => panic!("{input:?} was rejected: {}", error.message),
+        }
+    }
+
+    fn parse_error(input: &str) -> String {
+        match parse(input, &field_type) {
+            Ok(filter) => panic!("{input:?} was accepted: {filter:?}"),
+            Err(error) => error.message,
+        }
+    }
+
+    /// The `Id`s of the fixture records the filter matches.
+    fn ids(input: &str) -> Vec<String> {
+        let filter = parse_ok(input);
+        records()
+            .iter()
+            .filter(|record| filter.matches(record))
+            .map(|record| record["Id"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
+    fn matches_one(input: &str, value: Value) -> bool {
+        parse_ok(input).matches(&record(value))
+    }
+
+    #[test]
+    fn text_equality_is_case_insensitive_and_exact() {
+        assert_eq!(ids("GivenName Eq 'neddy'"), ["1"]);
+        assert_eq!(ids("GivenName Eq 'NEDDY'"), ["1"]);
+        assert_eq!(ids("GivenName Eq 'Ned'"), Vec::<String>::new());
+        assert_eq!(ids("PrimaryEmail Eq 'conan@example.com'"), ["4"]);
+        assert_eq!(ids("DisplayName Eq 'Nederlander'"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn text_ne_is_the_negation_of_eq_and_matches_null_values() {
+        assert_eq!(ids("GivenName Ne 'Neddy'"), ["2", "3", "4"]);
+        assert_eq!(ids("PrimaryEmail Ne 'neddy@example.com'"), ["2", "3", "4"]);
+    }
+
+    #[test]
+    fn comma_list_after_eq_means_any_of_and_after_ne_none_of() {
+        assert_eq!(ids("Id Eq '1','3'"), ["1", "3"]);
+        assert_eq!(ids("Id Eq '1' , '3' ,'9'"), ["1", "3"]);
+        assert_eq!(ids("Id Ne '1','3'"), ["2", "4"]);
+        assert_eq!(ids(&format!("{COUNT} Eq 3,12")), ["1", "3"]);
+        assert_eq!(ids(&format!("{COUNT} Ne 3,12")), ["2", "4"]);
+    }
+
+    #[test]
+    fn comma_list_accepts_200_values_and_rejects_the_201st() {
+        let values: Vec<String> = (1..=201).map(|n| format!("'{n}'")).collect();
+        let two_hundred = format!("Id Eq {}", values[..200].join(","));
+        assert_eq!(ids(&two_hundred), ["1", "2", "3", "4"]);
+        let two_hundred_one = format!("Id Eq {}", values.join(","));
+        let position = two_hundred.chars().count() + 1;
+        assert_eq!(
+            parse_error(&two_hundred_one),
+            format!("more than 200 values in one list at position {position}")
+        );
+    }
+
+    #[test]
+    fn and_binds_tighter_than_or() {
+        // Neddy Or (Maude And false), not (Neddy Or Maude) And false.
+        assert_eq!(
+            ids("GivenName Eq 'Neddy' Or GivenName Eq 'Maude' And VowEnabled Eq false"),
+            ["1", "2"]
+        );
+        // (false And Maude) Or Neddy, not false And (Maude Or Neddy).
+        assert_eq!(
+            ids("VowEnabled Eq false And GivenName Eq 'Maude' Or GivenName Eq 'Neddy'"),
+            ["1", "2"]
+        );
+        assert_eq!(
+            ids("VowEnabled Eq true And GivenName Eq 'Maude' Or GivenName Eq 'Homer'"),
+            ["3"]
+        );
+    }
+
+    #[test]
+    fn parentheses_override_precedence() {
+        assert_eq!(
+            ids("(GivenName Eq 'Neddy' Or GivenName Eq 'Maude') And VowEnabled Eq false"),
+            ["2"]
+        );
+        assert_eq!(
+            ids("VowEnabled Eq false And (GivenName Eq 'Maude' Or GivenName Eq 'Neddy')"),
+            ["2"]
+        );
+    }
+
+    #[test]
+    fn not_binds_tighter_than_and_and_or() {
+        // (Not Neddy) And true: only Neddy is true, so nobody.
+        assert_eq!(
+            ids("Not GivenName Eq 'Neddy' And VowEnabled Eq true"),
+            Vec::<String>::new()
+        );
+        // (Not Neddy) Or Neddy: everybody.
+        assert_eq!(
+            ids("Not GivenName Eq 'Neddy' Or GivenName Eq 'Neddy'"),
+            ["1", "2", "3", "4"]
+        );
+        assert_eq!(
+            ids("VowEnabled Eq true And Not GivenName Eq 'Neddy'"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn not_before_parentheses_negates_the_group() {
+        assert_eq!(
+            ids("Not (GivenName Eq 'Neddy' And VowEnabled Eq true)"),
+            ["2", "3", "4"]
+        );
+        assert_eq!(
+            ids("Not (GivenName Eq 'Neddy' Or GivenName Eq 'Maude')"),
+            ["3", "4"]
+        );
+    }
+
+    #[test]
+    fn repeated_not_folds_by_parity() {
+        assert_eq!(ids("Not Not GivenName Eq 'Neddy'"), ["1"]);
+        assert_eq!(ids("Not Not Not GivenName Eq 'Neddy'"), ["2", "3", "4"]);
+    }
+
+    #[test]
+    fn not_between_expressions_means_and_not() {
+        assert_eq!(ids("VowEnabled Ne NULL Not GivenName Eq 'Neddy'"), ["2"]);
+        // At And's precedence: Homer Or (present-flag And Not Neddy).
+        assert_eq!(
+            ids("GivenName Eq 'Homer' Or VowEnabled Ne NULL Not GivenName Eq 'Neddy'"),
+            ["2", "3"]
+        );
+    }
+
+    #[test]
+    fn parentheses_nest_two_deep_but_not_three() {
+        assert_eq!(ids("((GivenName Eq 'Neddy'))"), ["1"]);
+        assert_eq!(
+            ids("((GivenName Eq 'Neddy') Or (GivenName Eq 'Maude')) And VowEnabled Eq false"),
+            ["2"]
+        );
+        assert_eq!(
+            ids("(GivenName Eq 'Homer') Or ((Id Eq '1') Or (Id Eq '2'))"),
+            ["1", "2", "3"]
+        );
+        assert_eq!(
+            parse_error("(((GivenName Eq 'Neddy')))"),
+            "parentheses nested deeper than 2 levels at position 2"
+        );
+        assert_eq!(
+            parse_error("Id Eq '1' Or ((Id Eq '2') Or (Not (Id Eq '3')))"),
+            "parentheses nested deeper than 2 levels at position 34"
+        );
+    }
+
+    #[test]
+    fn unbalanced_parentheses_are_errors() {
+        assert_eq!(
+            parse_error("(GivenName Eq 'Neddy'"),
+            "expected ')' to close the '(' at position 0, found the end of the filter at position 21"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq 'Neddy')"),
+            "expected And, Or or the end of the filter, found ')' at position 20"
+        );
+        assert_eq!(
+            parse_error("()"),
+            "expected a field name or '(', found ')' at position 1"
+        );
+    }
+
+    #[test]
+    fn escapes_in_text_values() {
+        assert_eq!(ids(r"DisplayName Eq 'Conan O\'Brien'"), ["4"]);
+        assert!(matches_one(
+            r"GivenName Eq 'back\\slash'",
+            json!({"GivenName": "back\\slash"})
+        ));
+        assert!(!matches_one(
+            r"GivenName Eq 'back\\slash'",
+            json!({"GivenName": "back\\\\slash"})
+        ));
+        assert_eq!(
+            parse_error(r"GivenName Eq 'a\nb'"),
+            r"unknown escape \n (only \' and \\ are allowed) at position 15"
+        );
+        assert_eq!(
+            parse_error(r"GivenName Eq 'a\*'"),
+            r"unknown escape \* (only \' and \\ are allowed) at position 15"
+        );
+    }
+
+    #[test]
+    fn unterminated_text_is_an_error() {
+        assert_eq!(
+            parse_error("GivenName Eq 'Neddy"),
+            "unterminated text value at position 13"
+        );
+        assert_eq!(
+            parse_error(r"GivenName Eq 'Neddy\'"),
+            "unterminated text value at position 13"
+        );
+        assert_eq!(
+            parse_error(r"GivenName Eq 'Neddy\"),
+            "unterminated text value at position 13"
+        );
+    }
+
+    #[test]
+    fn between_is_inclusive_on_numbers() {
+        assert_eq!(ids(&format!("{COUNT} Bt 1,5")), ["1"]);
+        assert_eq!(ids(&format!("{COUNT} Bt 0,3")), ["1", "2"]);
+        assert_eq!(ids(&format!("{COUNT} Bt 3,3")), ["1"]);
+        assert_eq!(ids(&format!("{COUNT} Bt -1.5,12.0")), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn between_needs_exactly_two_ordered_values() {
+        let prefix_length = COUNT.chars().count();
+        assert_eq!(
+            parse_error(&format!("{COUNT} Bt 5,1")),
+            format!(
+                "Bt needs the low value first (low must not exceed high) at position {}",
+                prefix_length + 6
+            )
+        );
+        assert_eq!(
+            parse_error(&format!("{COUNT} Bt 1")),
+            format!(
+                "Bt takes exactly two values, found 1 at position {}",
+                prefix_length + 1
+            )
+        );
+        assert_eq!(
+            parse_error(&format!("{COUNT} Bt 1,2,3")),
+            format!(
+                "Bt takes exactly two values, found 3 at position {}",
+                prefix_length + 1
+            )
+        );
+        assert_eq!(
+            parse_error("GivenName Bt 'a','b'"),
+            "Bt takes numbers, dates or datetimes, found a text value at position 13"
+        );
+        assert_eq!(
+            parse_error("CreatedTimestamp Bt 2024-01-02,2024-01-01"),
+            "Bt needs the low value first (low must not exceed high) at position 31"
+        );
+        // A date bound and a datetime bound on the same day are in order.
+        assert_eq!(
+            ids("CreatedTimestamp Bt 2024-01-15T12:00:00Z,2024-01-15"),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn between_with_dates_covers_whole_days() {
+        assert_eq!(ids("CreatedTimestamp Bt 2024-01-01,2024-01-15"), ["1"]);
+        assert_eq!(
+            ids("CreatedTimestamp Bt 2023-12-31,2024-01-16"),
+            ["1", "2", "3"]
+        );
+        assert_eq!(
+            ids("CreatedTimestamp Bt 2024-01-15T10:30:00Z,2024-01-16T00:00:00Z"),
+            ["1", "2"]
+        );
+        assert_eq!(
+            ids("CreatedTimestamp Bt 2024-01-15T10:30:01Z,2024-01-16"),
+            ["2"]
+        );
+    }
+
+    #[test]
+    fn wildcards_match_case_insensitively_against_the_whole_value() {
+        assert_eq!(ids("GivenName Eq 'ned*'"), ["1"]);
+        assert_eq!(ids("GivenName Eq '*DE'"), ["2"]);
+        assert_eq!(ids("GivenName Eq 'h*m*r'"), ["3"]);
+        assert_eq!(ids("PrimaryEmail Eq '*@example.com'"), ["1", "2", "4"]);
+        assert_eq!(ids("GivenName Eq '*'"), ["1", "2", "3"]);
+        assert_eq!(ids("GivenName Ne 'ned*','ma*'"), ["3", "4"]);
+        // The middle piece must not overlap the last one.
+        assert!(!matches_one(
+            "GivenName Eq 'ab*b*ba'",
+            json!({"GivenName": "abba"})
+        ));
+        assert!(matches_one(
+            "GivenName Eq 'ab*b*ba'",
+            json!({"GivenName": "abbba"})
+        ));
+    }
+
+    #[test]
+    fn wildcard_limit_is_three_per_value() {
+        assert_eq!(ids("DisplayName Eq '*e*e*'"), ["1", "2"]);
+        assert_eq!(
+            parse_error("DisplayName Eq '*e*e*r*'"),
+            "more than 3 wildcards in one value at position 22"
+        );
+        // The limit is per value, not per list.
+        assert_eq!(ids("GivenName Eq '*e*d*','*a*d*'"), ["1", "2"]);
+    }
+
+    #[test]
+    fn display_name_wildcards_apply_to_each_word() {
+        assert_eq!(ids("DisplayName Eq 'Neddy*'"), ["1"]);
+        assert_eq!(ids("DisplayName Eq 'Neder*'"), ["1"]);
+        assert_eq!(ids("DisplayName Eq 'neder*'"), ["1"]);
+        assert_eq!(ids("DisplayName Eq 'Flan*'"), ["2"]);
+        assert_eq!(ids("DisplayName Eq '*son'"), ["3"]);
+        // With whitespace the pattern applies to the whole name.
+        assert_eq!(ids("DisplayName Eq 'Neddy Neder*'"), ["1"]);
+        assert_eq!(ids("DisplayName Eq 'Neder* N*'"), Vec::<String>::new());
+        // Without a wildcard the whole name must match.
+        assert_eq!(ids("DisplayName Eq 'Neddy'"), Vec::<String>::new());
+        // The word rule is DisplayName's alone.
+        let both = json!({"DisplayName": "Neddy Nederlander", "GivenName": "Neddy Nederlander"});
+        assert!(matches_one("DisplayName Eq 'Neder*'", both.clone()));
+        assert!(!matches_one("GivenName Eq 'Neder*'", both.clone()));
+        assert!(matches_one("GivenName Eq '*Neder*'", both));
+    }
+
+    #[test]
+    fn tags_match_when_any_element_matches() {
+        assert_eq!(ids("Tags Eq 'vip'"), ["1"]);
+        assert_eq!(ids("Tags Eq 'Seller','VIP'"), ["1", "2"]);
+        assert_eq!(ids("Tags Ne 'VIP'"), ["2", "3", "4"]);
+        assert_eq!(ids("Tags Ne 'VIP','Seller'"), ["3", "4"]);
+        assert_eq!(ids("Tags Eq 'B*'"), ["1"]);
+        assert_eq!(ids("Tags Eq NULL"), ["3", "4"]);
+        assert_eq!(ids("Tags Ne NULL"), ["1", "2"]);
+    }
+
+    #[test]
+    fn text_fields_take_only_eq_and_ne() {
+        assert_eq!(
+            parse_error("GivenName Gt 'a'"),
+            "GivenName is text and takes only Eq and Ne, not Gt at position 10"
+        );
+        assert_eq!(
+            parse_error("Tags Le 'a'"),
+            "Tags is a text list and takes only Eq and Ne, not Le at position 5"
+        );
+        assert_eq!(
+            parse_error("DisplayName Bt 2,3"),
+            "DisplayName is text and takes only Eq and Ne, not Bt at position 12"
+        );
+    }
+
+    #[test]
+    fn text_fields_take_only_text_and_null() {
+        assert_eq!(
+            parse_error("GivenName Eq 5"),
+            "GivenName is text and cannot be compared with a number at position 13"
+        );
+        assert_eq!(
+            parse_error("Tags Eq true"),
+            "Tags is a text list and cannot be compared with a boolean at position 8"
+        );
+        assert_eq!(
+            parse_error("Id Eq 2024-01-01"),
+            "Id is text and cannot be compared with a date at position 6"
+        );
+        assert_eq!(
+            parse_error("Id Eq '1',2"),
+            "Id is text and cannot be compared with a number at position 10"
+        );
+    }
+
+    #[test]
+    fn timestamps_take_only_dates_and_datetimes() {
+        assert_eq!(
+            parse_error("CreatedTimestamp Eq 'yesterday'"),
+            "CreatedTimestamp is a timestamp and cannot be compared with a text value at position 20"
+        );
+        assert_eq!(
+            parse_error("CreatedTimestamp Gt 5"),
+            "CreatedTimestamp is a timestamp and cannot be compared with a number at position 20"
+        );
+        assert_eq!(
+            parse_error("CreatedTimestamp Eq true"),
+            "CreatedTimestamp is a timestamp and cannot be compared with a boolean at position 20"
+        );
+    }
+
+    #[test]
+    fn integers_take_numbers_and_compare_numerically() {
+        assert_eq!(ids(&format!("{COUNT} Gt 2")), ["1", "3"]);
+        assert_eq!(ids(&format!("{COUNT} Ge 3")), ["1", "3"]);
+        assert_eq!(ids(&format!("{COUNT} Lt 3")), ["2"]);
+        assert_eq!(ids(&format!("{COUNT} Le 0")), ["2"]);
+        assert_eq!(ids(&format!("{COUNT} Eq 3.0")), ["1"]);
+        assert_eq!(ids(&format!("{COUNT} Gt 2.5")), ["1", "3"]);
+        assert_eq!(ids(&format!("{COUNT} Lt -1")), Vec::<String>::new());
+        assert_eq!(ids(&format!("{COUNT} Eq NULL")), ["4"]);
+        let at = COUNT.chars().count() + 4;
+        assert_eq!(
+            parse_error(&format!("{COUNT} Eq 'three'")),
+            format!(
+                "{COUNT} is a number and cannot be compared with a text value at position {at}"
+            )
+        );
+        assert_eq!(
+            parse_error(&format!("{COUNT} Eq true")),
+            format!("{COUNT} is a number and cannot be compared with a boolean at position {at}")
+        );
+        assert_eq!(
+            parse_error(&format!("{COUNT} Eq 2024-01-01")),
+            format!("{COUNT} is a number and cannot be compared with a date at position {at}")
+        );
+        assert_eq!(
+            parse_error(&format!("{COUNT} Eq 99999999999999999999")),
+            format!("number out of range at position {at}")
+        );
+        assert_eq!(
+            parse_error(&format!("{COUNT} Eq 12ab")),
+            format!("malformed number at position {at}")
+        );
+    }
+
+    #[test]
+    fn integer_attributes_read_numeric_strings_and_large_numbers() {
+        let query = format!("{COUNT} Gt 6");
+        assert!(matches_one(&query, json!({COUNT: "7"})));
+        assert!(!matches_one(&query, json!({COUNT: "six"})));
+        assert!(matches_one(&query, json!({COUNT: u64::MAX})));
+        assert!(matches_one(&query, json!({COUNT: 6.5})));
+    }
+
+    #[test]
+    fn booleans_take_true_false_and_null_with_eq_and_ne() {
+        assert_eq!(ids("VowEnabled Eq true"), ["1"]);
+        assert_eq!(ids("VowEnabled Eq FALSE"), ["2"]);
+        assert_eq!(ids("VowEnabled Ne True"), ["2", "3", "4"]);
+        assert_eq!(ids("VowEnabled Eq NULL"), ["3", "4"]);
+        assert_eq!(
+            parse_error("VowEnabled Gt true"),
+            "VowEnabled is a boolean and takes only Eq and Ne, not Gt at position 11"
+        );
+        assert_eq!(
+            parse_error("VowEnabled Eq 1"),
+            "VowEnabled is a boolean and cannot be compared with a number at position 14"
+        );
+        assert_eq!(
+            parse_error("VowEnabled Eq 'true'"),
+            "VowEnabled is a boolean and cannot be compared with a text value at position 14"
+        );
+    }
+
+    #[test]
+    fn lists_hold_only_text_and_numbers() {
+        assert_eq!(
+            parse_error("CreatedTimestamp Eq 2024-01-15,2024-01-16"),
+            "a date cannot appear in a list (lists hold text or numbers) at position 20"
+        );
+        assert_eq!(
+            parse_error("PrimaryEmail Eq 'x',NULL"),
+            "NULL cannot appear in a list (lists hold text or numbers) at position 20"
+        );
+        assert_eq!(
+            parse_error("VowEnabled Eq true,false"),
+            "a boolean cannot appear in a list (lists hold text or numbers) at position 14"
+        );
+    }
+
+    #[test]
+    fn ordered_operators_take_one_value_and_not_null() {
+        let prefix_length = COUNT.chars().count();
+        assert_eq!(
+            parse_error(&format!("{COUNT} Gt 1,2")),
+            format!(
+                "Gt takes a single value; only Eq and Ne take a list at position {}",
+                prefix_length + 6
+            )
+        );
+        assert_eq!(
+            parse_error("CreatedTimestamp Lt NULL"),
+            "Lt cannot compare with NULL at position 20"
+        );
+    }
+
+    #[test]
+    fn seventy_five_expressions_are_accepted_and_the_seventy_sixth_rejected() {
+        let comparison = "GivenName Eq 'x'";
+        let mut seventy_five = vec![comparison; 74];
+        seventy_five.push("GivenName Eq 'Homer'");
+        let accepted = seventy_five.join(" Or ");
+        assert_eq!(parse_ok(&accepted).expression_count(), 75);
+        assert_eq!(ids(&accepted), ["3"]);
+        let rejected = format!("{accepted} And {comparison}");
+        let position = accepted.chars().count() + 5;
+        assert_eq!(
+            parse_error(&rejected),
+            format!("more than 75 expressions in one filter at position {position}")
+        );
+        // Parenthesised expressions count the same.
+        let grouped = format!("({}) Or {comparison}", vec![comparison; 75].join(" And "));
+        assert!(parse_error(&grouped).starts_with("more than 75 expressions"));
+    }
+
+    #[test]
+    fn keywords_are_case_insensitive() {
+        assert_eq!(
+            ids("GivenName eq 'Neddy' oR GivenName EQ 'Maude'"),
+            ["1", "2"]
+        );
+        assert_eq!(
+            ids("nOt GivenName eQ 'Neddy' AND VowEnabled ne NULL"),
+            ["2"]
+        );
+        assert_eq!(ids(&format!("{COUNT} bT 1,5")), ["1"]);
+        assert_eq!(ids(&format!("{COUNT} gE 12 or {COUNT} LE 0")), ["2", "3"]);
+        assert_eq!(ids("PrimaryEmail eq null"), ["3"]);
+        assert_eq!(ids("VowEnabled Eq tRuE"), ["1"]);
+    }
+
+    #[test]
+    fn field_names_are_case_sensitive_and_must_be_searchable() {
+        assert_eq!(
+            parse_error("givenname Eq 'Neddy'"),
+            "unknown field 'givenname' (not a searchable attribute) at position 0"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq 'Neddy' Or Note Eq 'x'"),
+            "unknown field 'Note' (not a searchable attribute) at position 24"
+        );
+        assert_eq!(
+            parse_error("And Eq 'x'"),
+            "expected a field name, found 'And' at position 0"
+        );
+    }
+
+    #[test]
+    fn null_matches_missing_null_and_empty_values() {
+        assert_eq!(ids("PrimaryEmail Eq NULL"), ["3"]);
+        assert_eq!(ids("GivenName Eq NULL"), ["4"]);
+        assert_eq!(ids("GivenName Ne NULL"), ["1", "2", "3"]);
+        assert_eq!(ids("CreatedTimestamp Eq NULL"), ["4"]);
+        assert_eq!(ids("PrimaryEmail Ne NULL"), ["1", "2", "4"]);
+        // A NULL value never satisfies a non-NULL comparison.
+        assert_eq!(ids("CreatedTimestamp Lt 2100-01-01"), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn dates_compare_by_day_and_datetimes_by_instant() {
+        assert_eq!(ids("CreatedTimestamp Eq 2024-01-15"), ["1"]);
+        assert_eq!(ids("CreatedTimestamp Ne 2024-01-15"), ["2", "3", "4"]);
+        assert_eq!(ids("CreatedTimestamp Gt 2024-01-15"), ["2"]);
+        assert_eq!(ids("CreatedTimestamp Ge 2024-01-15"), ["1", "2"]);
+        assert_eq!(ids("CreatedTimestamp Lt 2024-01-15"), ["3"]);
+        assert_eq!(ids("CreatedTimestamp Le 2024-01-15"), ["1", "3"]);
+        assert_eq!(ids("CreatedTimestamp Eq 2024-01-15T10:30:00Z"), ["1"]);
+        assert_eq!(
+            ids("CreatedTimestamp Eq 2024-01-15T10:30:01Z"),
+            Vec::<String>::new()
+        );
+        assert_eq!(ids("CreatedTimestamp Gt 2024-01-15T10:30:00Z"), ["2"]);
+        assert_eq!(ids("CreatedTimestamp Ge 2024-01-15T10:30:00Z"), ["1", "2"]);
+        assert_eq!(ids("CreatedTimestamp Lt 2024-01-15T10:30:00Z"), ["3"]);
+        assert_eq!(ids("CreatedTimestamp Le 2024-01-15T10:30:00Z"), ["1", "3"]);
+    }
+
+    #[test]
+    fn datetime_literals_take_fractions_and_offsets() {
+        assert_eq!(ids("CreatedTimestamp Eq 2024-01-15T10:30:00"), ["1"]);
+        assert_eq!(ids("CreatedTimestamp Eq 2024-01-15T10:30:00.000Z"), ["1"]);
+        assert_eq!(ids("CreatedTimestamp Eq 2024-01-15T11:30:00+01:00"), ["1"]);
+        assert_eq!(ids("CreatedTimestamp Eq 2024-01-15T05:30:00-0500"), ["1"]);
+        assert_eq!(
+            ids("CreatedTimestamp Gt 2024-01-15T10:30:00.000000001Z"),
+            ["2"]
+        );
+        // A record timestamp with an offset compares by its instant and its UTC day.
+        let late_evening = json!({"CreatedTimestamp": "2024-01-15T23:30:00-02:00"});
+        assert!(matches_one(
+            "CreatedTimestamp Eq 2024-01-16",
+            late_evening.clone()
+        ));
+        assert!(matches_one(
+            "CreatedTimestamp Eq 2024-01-16T01:30:00Z",
+            late_evening
+        ));
+        // A record date without time counts as its midnight.
+        let bare_date = json!({"CreatedTimestamp": "2024-01-15"});
+        assert!(matches_one(
+            "CreatedTimestamp Eq 2024-01-15",
+            bare_date.clone()
+        ));
+        assert!(matches_one(
+            "CreatedTimestamp Eq 2024-01-15T00:00:00Z",
+            bare_date
+        ));
+    }
+
+    #[test]
+    fn malformed_dates_and_datetimes_are_errors() {
+        let prefix = "CreatedTimestamp Eq ";
+        let cases = [
+            ("2024-02-30", "invalid date"),
+            ("2024-01-155", "malformed date"),
+            (
+                "2024-01-15T10:30",
+                "malformed datetime (expected YYYY-MM-DDTHH:MM:SS)",
+            ),
+            ("2024-01-15T25:00:00Z", "invalid time of day"),
+            ("2024-01-15T10:30:00+24:00", "invalid datetime offset"),
+            (
+                "2024-01-15T10:30:00+1",
+                "malformed datetime offset (expected +HH:MM)",
+            ),
+            (
+                "2024-01-15T10:30:00.Z",
+                "malformed datetime (empty fraction)",
+            ),
+            (
+                "2024-01-15T10:30:00.1234567890Z",
+                "malformed datetime (at most nine fraction digits)",
+            ),
+            ("2024-01-15T10:30:00Zulu", "malformed datetime"),
+        ];
+        for (literal, message) in cases {
+            assert_eq!(
+                parse_error(&format!("{prefix}{literal}")),
+                format!("{message} at position 20"),
+                "for {literal}"
+            );
+        }
+    }
+
+    #[test]
+    fn record_timestamps_that_cannot_be_read_match_only_ne() {
+        let unreadable = json!({"CreatedTimestamp": "last tuesday"});
+        assert!(!matches_one(
+            "CreatedTimestamp Eq 2024-01-15",
+            unreadable.clone()
+        ));
+        assert!(!matches_one(
+            "CreatedTimestamp Lt 2999-01-01",
+            unreadable.clone()
+        ));
+        assert!(matches_one(
+            "CreatedTimestamp Ne 2024-01-15",
+            unreadable.clone()
+        ));
+        assert!(!matches_one("CreatedTimestamp Eq NULL", unreadable));
+    }
+
+    #[test]
+    fn syntax_errors_name_what_was_found_and_where() {
+        assert_eq!(
+            parse_error("GivenName Eq 'Neddy' 'x'"),
+            "expected And, Or or the end of the filter, found a text value at position 21"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq 'Neddy' Xor Id Eq '1'"),
+            "expected And, Or or the end of the filter, found 'Xor' at position 21"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq 'Neddy' And"),
+            "expected a field name or '(', found the end of the filter at position 24"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq"),
+            "expected a value, found the end of the filter at position 12"
+        );
+        assert_eq!(
+            parse_error("GivenName 'x'"),
+            "expected an operator (Eq, Ne, Gt, Ge, Lt, Le, Bt) after GivenName, found a text value at position 10"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq Neddy"),
+            "expected a value, found 'Neddy' (text values must be single-quoted) at position 13"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq 'a',"),
+            "expected a value, found the end of the filter at position 17"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq \"Neddy\""),
+            "unexpected character '\"' at position 13"
+        );
+        assert_eq!(
+            parse_error("Not"),
+            "expected a field name or '(', found the end of the filter at position 3"
+        );
+    }
+
+    #[test]
+    fn empty_and_whitespace_only_filters_are_errors() {
+        assert_eq!(parse_error(""), "the filter is empty at position 0");
+        assert_eq!(parse_error(" \t\n "), "the filter is empty at position 0");
+    }
+
+    #[test]
+    fn positions_count_characters_not_bytes() {
+        assert_eq!(
+            parse_error("GivenName Eq 'é' §"),
+            "unexpected character '§' at position 17"
+        );
+        assert_eq!(
+            parse_error("GivenName Eq 'ééé' Or é"),
+            "unexpected character 'é' at position 22"
+        );
+    }
+
+    #[test]
+    fn unicode_text_matches_case_insensitively() {
+        let zoe = json!({"DisplayName": "Zoë Ångström"});
+        assert!(matches_one("DisplayName Eq 'ZOË*'", zoe.clone()));
+        assert!(matches_one("DisplayName Eq 'ång*'", zoe.clone()));
+        assert!(matches_one("DisplayName Eq 'zoë ångström'", zoe));
+    }
+
+    #[test]
+    fn pathological_inputs_neither_overflow_the_stack_nor_panic() {
+        let many_nots = format!("{}GivenName Eq 'Neddy'", "Not ".repeat(100_000));
+        assert_eq!(ids(&many_nots), ["1"]);
+        assert_eq!(
+            parse_error(&"(".repeat(100_000)),
+            "parentheses nested deeper than 2 levels at position 2"
+        );
+        let many_ors = "GivenName Eq 'x' Or ".repeat(100_000);
+        assert!(parse_error(&many_ors).starts_with("more than 75 expressions"));
+        let long_word = "A".repeat(100_000);
+        assert_eq!(
+            parse_error(&long_word),
+            format!(
+                "unknown field '{}…' (not a searchable attribute) at position 0",
+                "A".repeat(40)
+            )
+        );
+        let long_text = format!("GivenName Eq '{}", "x".repeat(1_000_000));
+        assert_eq!(
+            parse_error(&long_text),
+            "unterminated text value at position 13"
+        );
+        let long_list = format!("Id Eq {}", "'1',".repeat(100_000));
+        assert!(parse_error(&long_list).starts_with("more than 200 values"));
+        let long_number = format!("Id Eq {}", "9".repeat(100_000));
+        assert_eq!(
+            parse_error(&long_number),
+            "number out of range at position 6"
+        );
+    }
+
+    #[test]
+    fn id_lists_batch_several_contacts_in_one_filter() {
+        assert_eq!(ids("Id Eq '1','2','4'"), ["1", "2", "4"]);
+        assert_eq!(parse_ok("Id Eq '1','2','4'").expression_count(), 1);
+    }
+
+    #[test]
+    fn filter_error_displays_its_message() {
+        let error = parse("Foo Eq 'x'", &field_type).err();
+        assert_eq!(
+            error.map(|error| error.to_string()),
+            Some("unknown field 'Foo' (not a searchable attribute) at position 0".to_string())
+        );
+    }
+
+    // -----------------------------------------------------------------------
+    // Property tests.
+    // -----------------------------------------------------------------------
+
+    /// Fragments a filter is made of, plus ones that break it, for token soup.
+    const FRAGMENTS: &[&str] = &[
+        "DisplayName",
+        "GivenName",
+        "PrimaryEmail",
+        "Tags",
+        "CreatedTimestamp",
+        "VowEnabled",
+        COUNT,
+        "Id",
+        "Unknown",
+        "Eq",
+        "ne",
+        "GT",
+        "Ge",
+        "Lt",
+        "le",
+        "Bt",
+        "And",
+        "or",
+        "NOT",
+        "true",
+        "False",
+        "NULL",
+        "(",
+        ")",
+        ",",
+        "'",
+        "'Neddy*'",
+        "'a\\'b'",
+        "'\\\\'",
+        "\\",
+        "*",
+        "'***'",
+        "'****'",
+        "2024-01-15",
+        "2024-01-15T10:30:00Z",
+        "2024-13-01",
+        "-5",
+        "3.25",
+        "99999999999999999999",
+        "é",
+        "\u{0}",
+        "\"",
+        " ",
+        "\t",
+        "-",
+        ".",
+        "T",
+        "Z",
+        "+01:00",
+    ];
+
+    /// Writes a keyword in one of four letter cases.
+    fn cased(keyword: &str, variant: usize) -> String {
+        match variant % 4 {
+            0 => keyword.to_string(),
+            1 => keyword.to_uppercase(),
+            2 => keyword.to_lowercase(),
+            _ => keyword
+                .chars()
+                .enumerate()
+                .map(|(index, c)| {
+                    if index % 2 == 0 {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c.to_ascii_uppercase()
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    /// A well-formed filter as a tree, rendered to text and evaluated by
+    /// [`Generated::oracle`] from its leaves, to check the parser's structure.
+    #[derive(Debug, Clone)]
+    enum Generated {
+        Comparison(String),
+        Not {
+            count: usize,
+            case: usize,
+            operand: Box<Generated>,
+        },
+        And {
+            case: usize,
+            binary_not: bool,
+            operands: Vec<Generated>,
+        },
+        Or {
+            case: usize,
+            operands: Vec<Generated>,
+        },
+        Group(Box<Generated>),
+    }
+
+    impl Generated {
+        fn render(&self) -> String {
+            match self {
+                Generated::Comparison(text) => text.clone(),
+                Generated::Not {
+                    count,
+                    case,
+                    operand,
+                } => format!(
+                    "{}{}",
+                    format!("{} ", cased("Not", *case)).repeat(*count),
+                    operand.render()
+                ),
+                Generated::And {
+                    case,
+                    binary_not,
+                    operands,
+                } => {
+                    let mut text = String::new();
+                    for (index, operand) in operands.iter().enumerate() {
+                        let negated = matches!(operand, Generated::Not { count, .. } if *count > 0);
+                        if index > 0 {
+                            if *binary_not && negated {
+                                text.push(' ');
+                            } else {
+                                text.push_str(&format!(" {} ", cased("And", *case)));
+                            }
+                        }
+                        text.push_str(&operand.render());
+                    }
+                    text
+                }
+                Generated::Or { case, operands } => operands
+                    .iter()
+                    .map(Generated::render)
+                    .collect::<Vec<_>>()
+                    .join(&format!(" {} ", cased("Or", *case))),
+                Generated::Group(inner) => format!("({})", inner.render()),
+            }
+        }
+
+        fn comparison_count(&self) -> usize {
+            match self {
+                Generated::Comparison(_) => 1,
+                Generated::Not { operand, .. } => operand.comparison_count(),
+                Generated::And { operands, .. } | Generated::Or { operands, .. } => {
+                    operands.iter().map(Generated::comparison_count).sum()
+                }
+                Generated::Group(inner) => inner.comparison_count(),
+            }
+        }
+
+        /// The expected result, from each comparison parsed on its own and the
+        /// boolean structure the tree spells out.
+        fn oracle(&self, record: &Map<String, Value>) -> bool {
+            match self {
+                Generated::Comparison(text) => parse_ok(text).matches(record),
+                Generated::Not { count, operand, .. } => operand.oracle(record) != (count % 2 == 1),
+                Generated::And { operands, .. } => {
+                    operands.iter().all(|operand| operand.oracle(record))
+                }
+                Generated::Or { operands, .. } => {
+                    operands.iter().any(|operand| operand.oracle(record))
+                }
+                Generated::Group(inner) => inner.oracle(record),
+            }
+        }
+    }
+
+    fn text_value() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "'Neddy'",
+            "'neder*'",
+            "'*a*'",
+            "'Maude Flanders'",
+            "'Conan O\\'Brien'",
+            "''",
+            "'1'",
+            "'*'",
+            "'VIP'",
+            "'b*r'",
+            "'Zoë*'",
+            "'back\\\\slash'",
+        ])
+        .prop_map(str::to_string)
+    }
+
+    fn date_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            (2023i32..2025, 1u32..13, 1u32..29)
+                .prop_map(|(year, month, day)| format!("{year:04}-{month:02}-{day:02}")),
+            (
+                2023i32..2025,
+                1u32..13,
+                1u32..29,
+                0u32..24,
+                0u32..60,
+                prop::sample::select(vec!["Z", "", "+01:00", "-0500", ".5Z"])
+            )
+                .prop_map(|(year, month, day, hour, minute, zone)| {
+                    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:00{zone}")
+                }),
+        ]
+    }
+
+    fn comparison() -> impl Strategy<Value = String> {
+        let operator = |operators: Vec<&'static str>| {
+            (prop::sample::select(operators), 0usize..4)
+                .prop_map(|(operator, case)| cased(operator, case))
+        };
+        let text = (
+            prop::sample::select(vec![
+                "DisplayName",
+                "GivenName",
+                "PrimaryEmail",
+                "Id",
+                "Tags",
+            ]),
+            operator(vec!["Eq", "Ne"]),
+            prop::collection::vec(text_value(), 1..4),
+        )
+            .prop_map(|(field, operator, values)| {
+                format!("{field} {operator} {}", values.join(","))
+            });
+        let timestamp_field =
+            || prop::sample::select(vec!["CreatedTimestamp", "ModificationTimestamp"]);
+        let timestamp = (
+            timestamp_field(),
+            operator(vec!["Eq", "Ne", "Gt", "Ge", "Lt", "Le"]),
+            date_value(),
+        )
+            .prop_map(|(field, operator, value)| format!("{field} {operator} {value}"));
+        let timestamp_range =
+            (timestamp_field(), date_value(), date_value()).prop_map(|(field, first, second)| {
+                // Date text sorts like the day it names, so ordering by the
+                // first ten characters keeps the bounds in order.
+                let (low, high) = if first[..10] <= second[..10] {
+                    (first, second)
+                } else {
+                    (second, first)
+                };
+                let low = low[..10].to_string();
+                format!("{field} Bt {low},{high}")
+            });
+        let integer = (
+            operator(vec!["Eq", "Ne", "Gt", "Ge", "Lt", "Le"]),
+            prop::collection::vec(-5i64..20, 1..4),
+        )
+            .prop_map(|(operator, numbers)| {
+                let numbers: Vec<String> =
+                    if operator.eq_ignore_ascii_case("eq") || operator.eq_ignore_ascii_case("ne") {
+                        numbers.iter().map(i64::to_string).collect()
+                    } else {
+                        numbers.iter().take(1).map(i64::to_string).collect()
+                    };
+                format!("{COUNT} {operator} {}", numbers.join(","))
+            });
+        let integer_range =
+            (-5i64..20, 0i64..10, any::<bool>()).prop_map(|(low, width, decimal)| {
+                if decimal {
+                    let low = low as f64 + 0.5;
+                    format!("{COUNT} Bt {low:.2},{:.2}", low + width as f64 + 0.25)
+                } else {
+                    format!("{COUNT} Bt {low},{}", low + width)
+                }
+            });
+        let boolean = (
+            operator(vec!["Eq", "Ne"]),
+            prop::sample::select(vec!["true", "false", "TRUE", "False"]),
+        )
+            .prop_map(|(operator, value)| format!("VowEnabled {operator} {value}"));
+        let null = (
+            prop::sample::select(vec![
+                "DisplayName",
+                "GivenName",
+                "PrimaryEmail",
+                "Tags",
+                "CreatedTimestamp",
+                "VowEnabled",
+                COUNT,
+            ]),
+            operator(vec!["Eq", "Ne"]),
+            prop::sample::select(vec!["NULL", "null", "Null"]),
+        )
+            .prop_map(|(field, operator, null)| format!("{field} {operator} {null}"));
+        prop_oneof![
+            text,
+            timestamp,
+            timestamp_range,
+            integer,
+            integer_range,
+            boolean,
+            null
+        ]
+    }
+
+    /// An `Or` of `And`s of optionally negated atoms.
+    fn layer(atom: BoxedStrategy<Generated>) -> BoxedStrategy<Generated> {
+        let negated = (0usize..3, 0usize..4, atom).prop_map(|(count, case, operand)| {
+            if count == 0 {
+                operand
+            } else {
+                Generated::Not {
+                    count,
+                    case,
+                    operand: Box::new(operand),
+                }
+            }
+        });
+        let conjunction = (
+            0usize..4,
+            any::<bool>(),
+            prop::collection::vec(negated, 1..3),
+        )
+            .prop_map(|(case, binary_not, operands)| Generated::And {
+                case,
+                binary_not,
+                operands,
+            });
+        (0usize..4, prop::collection::vec(conjunction, 1..3))
+            .prop_map(|(case, operands)| Generated::Or { case, operands })
+            .boxed()
+    }
+
+    /// Filters with parentheses up to the nesting limit, at most 64 comparisons.
+    fn valid_filter() -> impl Strategy<Value = Generated> {
+        let leaf = comparison().prop_map(Generated::Comparison).boxed();
+        let group = |inner: BoxedStrategy<Generated>| {
+            layer(inner).prop_map(|inner| Generated::Group(Box::new(inner)))
+        };
+        let depth_one = prop_oneof![leaf.clone(), group(leaf.clone())].boxed();
+        let depth_two = prop_oneof![leaf, group(depth_one)].boxed();
+        layer(depth_two)
+    }
+
+    fn generated_record() -> impl Strategy<Value = Map<String, Value>> {
+        let text = |choices: Vec<&'static str>| {
+            prop::option::of(prop::sample::select(choices).prop_map(|text| {
+                if text == "<null>" {
+                    Value::Null
+                } else {
+                    Value::String(text.to_string())
+                }
+            }))
+        };
+        (
+            text(vec![
+                "Neddy Nederlander",
+                "Maude Flanders",
+                "Conan O'Brien",
+                "Zoë Ångström",
+                "",
+                "<null>",
+            ]),
+            text(vec!["Neddy", "maude", "", "back\\slash", "<null>"]),
+            text(vec!["neddy@example.com", "a@b.c", "", "<null>"]),
+            text(vec!["1", "2", "3"]),
+            prop::option::of(prop::collection::vec(
+                prop::sample::select(vec!["Buyer", "VIP", "Seller", "vip"]),
+                0..3,
+            )),
+            text(vec![
+                "2024-01-15T10:30:00Z",
+                "2023-06-01T00:00:00+02:00",
+                "2024-12-31T23:59:59.999Z",
+                "2024-03-03",
+                "garbage",
+                "",
+                "<null>",
+            ]),
+            prop::option::of(any::<bool>()),
+            prop::option::of(prop_oneof![
+                (-10i64..30).prop_map(Value::from),
+                (-10.0f64..30.0).prop_map(Value::from),
+                Just(Value::String("7".to_string())),
+                Just(Value::Null),
+            ]),
+        )
+            .prop_map(
+                |(display_name, given_name, email, id, tags, created, vow_enabled, count)| {
+                    let mut record = Map::new();
+                    let mut put = |key: &str, value: Option<Value>| {
+                        if let Some(value) = value {
+                            record.insert(key.to_string(), value);
+                        }
+                    };
+                    put("DisplayName", display_name);
+                    put("GivenName", given_name);
+                    put("PrimaryEmail", email);
+                    put("Id", id);
+                    put("Tags", tags.map(|tags| json!(tags)));
+                    put("CreatedTimestamp", created.clone());
+                    put("ModificationTimestamp", created);
+                    put("VowEnabled", vow_enabled.map(Value::Bool));
+                    put(COUNT, count);
+                    record
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn parse_never_panics_on_arbitrary_strings(input in any::<String>()) {
+            let _ = parse(&input, &field_type);
+        }
+
+        #[test]
+        fn parse_never_panics_on_token_soup(
+            pieces in prop::collection::vec(
+                (prop::sample::select(FRAGMENTS.to_vec()), any::<bool>()),
+                0..40,
+            ),
+            record in generated_record(),
+        ) {
+            let mut input = String::new();
+            for (fragment, spaced) in pieces {
+                input.push_str(fragment);
+                if spaced {
+                    input.push(' ');
+                }
+            }
+            if let Ok(filter) = parse(&input, &field_type) {
+                prop_assert!(filter.expression_count() <= MAX_EXPRESSIONS);
+                let _ = filter.matches(&record);
+            }
+        }
+
+        #[test]
+        fn valid_filters_parse_and_evaluate_as_their_structure_says(
+            generated in valid_filter(),
+            records in prop::collection::vec(generated_record(), 1..6),
+        ) {
+            let text = generated.render();
+            let filter = match parse(&text, &field_type) {
+                Ok(filter) => filter,
+                Err(error) => return Err(TestCaseError::fail(format!("{text:?}: {}", error.message))),
+            };
+            prop_assert_eq!(filter.expression_count(), generated.comparison_count());
+            for record in &records {
+                prop_assert_eq!(filter.matches(record), generated.oracle(record), "{} on {:?}", text, record);
+            }
+        }
     }
 }
