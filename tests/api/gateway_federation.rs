@@ -1,0 +1,280 @@
+//! Federated contact lists over all four sources, checked against the
+//! sandbox's own data fetched straight from each emulator.
+
+use std::cmp::Ordering;
+use std::collections::HashSet;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_gateway, TestSandbox};
+
+/// What the test needs of one upstream record, read with its own small mapping
+/// (independent of the gateway's adapters).
+#[derive(Debug, Clone)]
+struct Expected {
+    source: &'static str,
+    source_id: String,
+    first: Option<String>,
+    last: Option<String>,
+    display: Option<String>,
+    created: Option<String>,
+    updated: Option<String>,
+    city: Option<String>,
+}
+
+fn text(record: &Value, key: &str) -> Option<String> {
+    record[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn instant(value: Option<String>) -> Option<String> {
+    value.and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok()).map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
+}
+
+async fn get(sandbox: &TestSandbox, url: String, headers: &[(&str, String)]) -> Value {
+    let mut request = sandbox.client.get(url);
+    for (name, value) in headers {
+        request = request.header(*name, value);
+    }
+    let response = request.send().await.unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.unwrap()
+}
+
+async fn everything(sandbox: &TestSandbox) -> Vec<Expected> {
+    let mut all = Vec::new();
+    let token = sandbox.credential("opentoclose", "api_token");
+    for offset in (0..).step_by(100) {
+        let page = get(sandbox, format!("{}/contacts?limit=100&offset={offset}&api_token={token}", sandbox.base("opentoclose")), &[]).await;
+        let records = page.as_array().unwrap();
+        if records.is_empty() {
+            break;
+        }
+        all.extend(records.iter().map(|r| Expected {
+            source: "OPEN_TO_CLOSE",
+            source_id: r["id"].to_string(),
+            first: text(r, "first_name"),
+            last: text(r, "last_name"),
+            display: None,
+            created: instant(text(r, "created")),
+            updated: instant(text(r, "updated")),
+            city: text(r, "city"),
+        }));
+    }
+    let django = [
+        ("authorization", format!("Bearer {}", sandbox.credential("djangocrm", "token"))),
+        ("organization-id", sandbox.credential("djangocrm", "organization_id")),
+    ];
+    for offset in (0..).step_by(100) {
+        let page = get(sandbox, format!("{}/contacts/?limit=100&offset={offset}", sandbox.base("djangocrm")), &django).await;
+        let records = page["results"].as_array().unwrap();
+        if records.is_empty() {
+            break;
+        }
+        all.extend(records.iter().map(|r| Expected {
+            source: "DJANGO_CRM",
+            source_id: r["id"].as_str().unwrap().to_string(),
+            first: text(r, "first_name"),
+            last: text(r, "last_name"),
+            display: None,
+            created: instant(text(r, "created_on")),
+            updated: instant(text(r, "updated_at")),
+            city: text(r, "city"),
+        }));
+    }
+    let winnerr = [("authorization", format!("Bearer {}", sandbox.credential("winnerr", "token")))];
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = format!("{}/contacts?limit=100", sandbox.base("winnerr"));
+        if let Some(cursor) = &cursor {
+            url.push_str(&format!("&cursor={cursor}"));
+        }
+        let page = get(sandbox, url, &winnerr).await;
+        all.extend(page["data"].as_array().unwrap().iter().map(|r| Expected {
+            source: "WINNERR",
+            source_id: r["id"].as_str().unwrap().to_string(),
+            first: text(r, "firstName"),
+            last: text(r, "lastName"),
+            display: None,
+            created: instant(text(r, "createdAt")),
+            updated: instant(text(r, "updatedAt")),
+            city: text(&r["address"], "city"),
+        }));
+        if page["pagination"]["hasMore"] != true {
+            break;
+        }
+        cursor = page["pagination"]["nextCursor"].as_str().map(str::to_string);
+    }
+    let spark = [
+        ("authorization", format!("Bearer {}", sandbox.credential("spark", "token"))),
+        ("x-sparkapi-user-agent", sandbox.credential("spark", "user_agent")),
+    ];
+    for page_number in 1.. {
+        let page = get(sandbox, format!("{}/contacts?_limit=25&_page={page_number}", sandbox.base("spark")), &spark).await;
+        let records = page["D"]["Results"].as_array().unwrap();
+        if records.is_empty() {
+            break;
+        }
+        all.extend(records.iter().map(|r| Expected {
+            source: "SPARK",
+            source_id: r["Id"].as_str().unwrap().to_string(),
+            first: text(r, "GivenName"),
+            last: text(r, "FamilyName"),
+            display: text(r, "DisplayName"),
+            created: instant(text(r, "CreatedTimestamp")),
+            updated: instant(text(r, "ModificationTimestamp")),
+            city: text(r, "HomeLocality"),
+        }));
+    }
+    all
+}
+
+const SOURCE_RANK: [&str; 4] = ["OPEN_TO_CLOSE", "DJANGO_CRM", "WINNERR", "SPARK"];
+
+fn name_key(e: &Expected) -> Option<(String, String)> {
+    match &e.last {
+        Some(last) => Some((last.to_lowercase(), e.first.clone().unwrap_or_default().to_lowercase())),
+        None => e
+            .display
+            .clone()
+            .or_else(|| {
+                let joined = [e.first.clone(), e.last.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                (!joined.is_empty()).then_some(joined)
+            })
+            .map(|d| (d.to_lowercase(), String::new())),
+    }
+}
+
+fn compare_ids(a: &str, b: &str) -> Ordering {
+    match (a.parse::<u128>(), b.parse::<u128>()) {
+        (Ok(x), Ok(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
+/// The order the gateway promises: by key in the direction (missing keys last),
+/// then source, then the source's own id.
+fn expected_order(mut all: Vec<Expected>, field: &str, descending: bool) -> Vec<(String, String)> {
+    all.sort_by(|a, b| {
+        let by_key = match field {
+            "NAME" => compare_optional(name_key(a), name_key(b), descending),
+            "CREATED_AT" => compare_optional(a.created.clone(), b.created.clone(), descending),
+            _ => compare_optional(a.updated.clone(), b.updated.clone(), descending),
+        };
+        by_key
+            .then_with(|| rank(a.source).cmp(&rank(b.source)))
+            .then_with(|| compare_ids(&a.source_id, &b.source_id))
+    });
+    all.into_iter().map(|e| (e.source.to_string(), e.source_id)).collect()
+}
+
+fn rank(source: &str) -> usize {
+    SOURCE_RANK.iter().position(|s| *s == source).unwrap()
+}
+
+fn compare_optional<T: Ord>(a: Option<T>, b: Option<T>, descending: bool) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Greater,
+        (Some(_), None) => Ordering::Less,
+        (Some(a), Some(b)) if descending => b.cmp(&a),
+        (Some(a), Some(b)) => a.cmp(&b),
+    }
+}
+
+async fn walk(gateway: &crate::helpers::TestGateway, first: usize, order: Value, filter: Value) -> Vec<(String, String)> {
+    let query = "query($first: Int, $after: String, $order: ContactOrderInput, $filter: ContactFilterInput) {
+        contacts(first: $first, after: $after, orderBy: $order, filter: $filter) {
+            edges { cursor node { source sourceId } }
+            pageInfo { hasNextPage endCursor }
+        } }";
+    let mut seen = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let data = gateway
+            .data(query, json!({ "first": first, "after": after, "order": order, "filter": filter }))
+            .await;
+        let connection = &data["contacts"];
+        let edges = connection["edges"].as_array().unwrap();
+        assert!(edges.len() <= first);
+        seen.extend(edges.iter().map(|e| {
+            (e["node"]["source"].as_str().unwrap().to_string(), e["node"]["sourceId"].as_str().unwrap().to_string())
+        }));
+        if connection["pageInfo"]["hasNextPage"] != true {
+            break;
+        }
+        after = connection["pageInfo"]["endCursor"].clone();
+        assert!(after.is_string(), "a page with a next page has an end cursor");
+    }
+    seen
+}
+
+fn assert_same(got: &[(String, String)], expected: &[(String, String)], what: &str) {
+    let unique: HashSet<_> = got.iter().collect();
+    assert_eq!(unique.len(), got.len(), "{what}: duplicates");
+    assert_eq!(got.len(), expected.len(), "{what}: count");
+    if let Some(index) = got.iter().zip(expected).position(|(a, b)| a != b) {
+        panic!("{what}: first difference at {index}: got {:?}, expected {:?}", &got[index..(index + 3).min(got.len())], &expected[index..(index + 3).min(expected.len())]);
+    }
+}
+
+#[tokio::test]
+async fn walking_every_source_in_every_order_yields_the_sandbox_data_once_in_order() {
+    let gateway = spawn_gateway().await;
+    let all = everything(&gateway.sandbox).await;
+    assert_eq!(all.len(), 2400);
+    for field in ["NAME", "CREATED_AT", "UPDATED_AT"] {
+        for descending in [false, true] {
+            let expected = expected_order(all.clone(), field, descending);
+            let order = json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
+            for first in [50, 7] {
+                let got = walk(&gateway, first, order.clone(), Value::Null).await;
+                assert_same(&got, &expected, &format!("{field} desc={descending} first={first}"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn walking_with_a_filter_pushed_down_for_some_sources_only_matches_too() {
+    let gateway = spawn_gateway().await;
+    let all = everything(&gateway.sandbox).await;
+    // City is a query parameter for Django-CRM and a `_filter` for Spark, and
+    // is applied in the gateway for Open To Close and Winnerr.
+    let city_of = |e: &Expected| e.city.clone().unwrap_or_default().to_lowercase();
+    let matching: Vec<Expected> = all.into_iter().filter(|e| city_of(e) == "miami").collect();
+    assert!(matching.len() > 40, "{}", matching.len());
+    for field in ["NAME", "CREATED_AT", "UPDATED_AT"] {
+        for descending in [false, true] {
+            let expected = expected_order(matching.clone(), field, descending);
+            let order = json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
+            for first in [1, 7, 50] {
+                let got = walk(&gateway, first, order.clone(), json!({ "city": "MIAMI" })).await;
+                assert_same(&got, &expected, &format!("city {field} desc={descending} first={first}"));
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_failing_source_yields_the_others_contacts_and_a_well_formed_error() {
+    let gateway = spawn_gateway().await;
+    gateway
+        .sandbox
+        .configure(json!({ "winnerr": { "faults": [{ "kind": "http_503", "rate": 1.0 }] } }))
+        .await;
+    let body = gateway
+        .graphql("{ contacts(first: 40) { edges { node { source } } totalCount } }", Value::Null)
+        .await;
+    let edges = body["data"]["contacts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 40);
+    assert!(edges.iter().all(|e| e["node"]["source"] != "WINNERR"));
+    assert_eq!(body["data"]["contacts"]["totalCount"], Value::Null);
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{body:#}");
+    assert_eq!(errors[0]["path"], json!(["contacts"]));
+    assert_eq!(errors[0]["extensions"]["code"], "UPSTREAM_UNAVAILABLE");
+    assert_eq!(errors[0]["extensions"]["source"], "winnerr");
+    assert_eq!(errors[0]["extensions"]["upstreamStatus"], 503);
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(!message.contains(&gateway.sandbox.credential("winnerr", "token")), "{message}");
+}
