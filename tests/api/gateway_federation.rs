@@ -23,11 +23,17 @@ struct Expected {
 }
 
 fn text(record: &Value, key: &str) -> Option<String> {
-    record[key].as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    record[key]
+        .as_str()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn instant(value: Option<String>) -> Option<String> {
-    value.and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok()).map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
+    value
+        .and_then(|v| chrono::DateTime::parse_from_rfc3339(&v).ok())
+        .map(|t| t.with_timezone(&chrono::Utc).to_rfc3339())
 }
 
 async fn get(sandbox: &TestSandbox, url: String, headers: &[(&str, String)]) -> Value {
@@ -44,7 +50,15 @@ async fn everything(sandbox: &TestSandbox) -> Vec<Expected> {
     let mut all = Vec::new();
     let token = sandbox.credential("opentoclose", "api_token");
     for offset in (0..).step_by(100) {
-        let page = get(sandbox, format!("{}/contacts?limit=100&offset={offset}&api_token={token}", sandbox.base("opentoclose")), &[]).await;
+        let page = get(
+            sandbox,
+            format!(
+                "{}/contacts?limit=100&offset={offset}&api_token={token}",
+                sandbox.base("opentoclose")
+            ),
+            &[],
+        )
+        .await;
         let records = page.as_array().unwrap();
         if records.is_empty() {
             break;
@@ -61,11 +75,25 @@ async fn everything(sandbox: &TestSandbox) -> Vec<Expected> {
         }));
     }
     let django = [
-        ("authorization", format!("Bearer {}", sandbox.credential("djangocrm", "token"))),
-        ("organization-id", sandbox.credential("djangocrm", "organization_id")),
+        (
+            "authorization",
+            format!("Bearer {}", sandbox.credential("djangocrm", "token")),
+        ),
+        (
+            "organization-id",
+            sandbox.credential("djangocrm", "organization_id"),
+        ),
     ];
     for offset in (0..).step_by(100) {
-        let page = get(sandbox, format!("{}/contacts/?limit=100&offset={offset}", sandbox.base("djangocrm")), &django).await;
+        let page = get(
+            sandbox,
+            format!(
+                "{}/contacts/?limit=100&offset={offset}",
+                sandbox.base("djangocrm")
+            ),
+            &django,
+        )
+        .await;
         let records = page["results"].as_array().unwrap();
         if records.is_empty() {
             break;
@@ -81,7 +109,10 @@ async fn everything(sandbox: &TestSandbox) -> Vec<Expected> {
             city: text(r, "city"),
         }));
     }
-    let winnerr = [("authorization", format!("Bearer {}", sandbox.credential("winnerr", "token")))];
+    let winnerr = [(
+        "authorization",
+        format!("Bearer {}", sandbox.credential("winnerr", "token")),
+    )];
     let mut cursor: Option<String> = None;
     loop {
         let mut url = format!("{}/contacts?limit=100", sandbox.base("winnerr"));
@@ -102,14 +133,30 @@ async fn everything(sandbox: &TestSandbox) -> Vec<Expected> {
         if page["pagination"]["hasMore"] != true {
             break;
         }
-        cursor = page["pagination"]["nextCursor"].as_str().map(str::to_string);
+        cursor = page["pagination"]["nextCursor"]
+            .as_str()
+            .map(str::to_string);
     }
     let spark = [
-        ("authorization", format!("Bearer {}", sandbox.credential("spark", "token"))),
-        ("x-sparkapi-user-agent", sandbox.credential("spark", "user_agent")),
+        (
+            "authorization",
+            format!("Bearer {}", sandbox.credential("spark", "token")),
+        ),
+        (
+            "x-sparkapi-user-agent",
+            sandbox.credential("spark", "user_agent"),
+        ),
     ];
     for page_number in 1.. {
-        let page = get(sandbox, format!("{}/contacts?_limit=25&_page={page_number}", sandbox.base("spark")), &spark).await;
+        let page = get(
+            sandbox,
+            format!(
+                "{}/contacts?_limit=25&_page={page_number}",
+                sandbox.base("spark")
+            ),
+            &spark,
+        )
+        .await;
         let records = page["D"]["Results"].as_array().unwrap();
         if records.is_empty() {
             break;
@@ -132,12 +179,19 @@ const SOURCE_RANK: [&str; 4] = ["OPEN_TO_CLOSE", "DJANGO_CRM", "WINNERR", "SPARK
 
 fn name_key(e: &Expected) -> Option<(String, String)> {
     match &e.last {
-        Some(last) => Some((last.to_lowercase(), e.first.clone().unwrap_or_default().to_lowercase())),
+        Some(last) => Some((
+            last.to_lowercase(),
+            e.first.clone().unwrap_or_default().to_lowercase(),
+        )),
         None => e
             .display
             .clone()
             .or_else(|| {
-                let joined = [e.first.clone(), e.last.clone()].into_iter().flatten().collect::<Vec<_>>().join(" ");
+                let joined = [e.first.clone(), e.last.clone()]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 (!joined.is_empty()).then_some(joined)
             })
             .map(|d| (d.to_lowercase(), String::new())),
@@ -164,7 +218,9 @@ fn expected_order(mut all: Vec<Expected>, field: &str, descending: bool) -> Vec<
             .then_with(|| rank(a.source).cmp(&rank(b.source)))
             .then_with(|| compare_ids(&a.source_id, &b.source_id))
     });
-    all.into_iter().map(|e| (e.source.to_string(), e.source_id)).collect()
+    all.into_iter()
+        .map(|e| (e.source.to_string(), e.source_id))
+        .collect()
 }
 
 fn rank(source: &str) -> usize {
@@ -181,7 +237,12 @@ fn compare_optional<T: Ord>(a: Option<T>, b: Option<T>, descending: bool) -> Ord
     }
 }
 
-async fn walk(gateway: &crate::helpers::TestGateway, first: usize, order: Value, filter: Value) -> Vec<(String, String)> {
+async fn walk(
+    gateway: &crate::helpers::TestGateway,
+    first: usize,
+    order: Value,
+    filter: Value,
+) -> Vec<(String, String)> {
     let query = "query($first: Int, $after: String, $order: ContactOrderInput, $filter: ContactFilterInput) {
         contacts(first: $first, after: $after, orderBy: $order, filter: $filter) {
             edges { cursor node { source sourceId } }
@@ -191,19 +252,28 @@ async fn walk(gateway: &crate::helpers::TestGateway, first: usize, order: Value,
     let mut after = Value::Null;
     loop {
         let data = gateway
-            .data(query, json!({ "first": first, "after": after, "order": order, "filter": filter }))
+            .data(
+                query,
+                json!({ "first": first, "after": after, "order": order, "filter": filter }),
+            )
             .await;
         let connection = &data["contacts"];
         let edges = connection["edges"].as_array().unwrap();
         assert!(edges.len() <= first);
         seen.extend(edges.iter().map(|e| {
-            (e["node"]["source"].as_str().unwrap().to_string(), e["node"]["sourceId"].as_str().unwrap().to_string())
+            (
+                e["node"]["source"].as_str().unwrap().to_string(),
+                e["node"]["sourceId"].as_str().unwrap().to_string(),
+            )
         }));
         if connection["pageInfo"]["hasNextPage"] != true {
             break;
         }
         after = connection["pageInfo"]["endCursor"].clone();
-        assert!(after.is_string(), "a page with a next page has an end cursor");
+        assert!(
+            after.is_string(),
+            "a page with a next page has an end cursor"
+        );
     }
     seen
 }
@@ -213,7 +283,11 @@ fn assert_same(got: &[(String, String)], expected: &[(String, String)], what: &s
     assert_eq!(unique.len(), got.len(), "{what}: duplicates");
     assert_eq!(got.len(), expected.len(), "{what}: count");
     if let Some(index) = got.iter().zip(expected).position(|(a, b)| a != b) {
-        panic!("{what}: first difference at {index}: got {:?}, expected {:?}", &got[index..(index + 3).min(got.len())], &expected[index..(index + 3).min(expected.len())]);
+        panic!(
+            "{what}: first difference at {index}: got {:?}, expected {:?}",
+            &got[index..(index + 3).min(got.len())],
+            &expected[index..(index + 3).min(expected.len())]
+        );
     }
 }
 
@@ -225,10 +299,15 @@ async fn walking_every_source_in_every_order_yields_the_sandbox_data_once_in_ord
     for field in ["NAME", "CREATED_AT", "UPDATED_AT"] {
         for descending in [false, true] {
             let expected = expected_order(all.clone(), field, descending);
-            let order = json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
+            let order =
+                json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
             for first in [50, 7] {
                 let got = walk(&gateway, first, order.clone(), Value::Null).await;
-                assert_same(&got, &expected, &format!("{field} desc={descending} first={first}"));
+                assert_same(
+                    &got,
+                    &expected,
+                    &format!("{field} desc={descending} first={first}"),
+                );
             }
         }
     }
@@ -246,10 +325,15 @@ async fn walking_with_a_filter_pushed_down_for_some_sources_only_matches_too() {
     for field in ["NAME", "CREATED_AT", "UPDATED_AT"] {
         for descending in [false, true] {
             let expected = expected_order(matching.clone(), field, descending);
-            let order = json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
+            let order =
+                json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
             for first in [1, 7, 50] {
                 let got = walk(&gateway, first, order.clone(), json!({ "city": "MIAMI" })).await;
-                assert_same(&got, &expected, &format!("city {field} desc={descending} first={first}"));
+                assert_same(
+                    &got,
+                    &expected,
+                    &format!("city {field} desc={descending} first={first}"),
+                );
             }
         }
     }
@@ -263,7 +347,10 @@ async fn a_failing_source_yields_the_others_contacts_and_a_well_formed_error() {
         .configure(json!({ "winnerr": { "faults": [{ "kind": "http_503", "rate": 1.0 }] } }))
         .await;
     let body = gateway
-        .graphql("{ contacts(first: 40) { edges { node { source } } totalCount } }", Value::Null)
+        .graphql(
+            "{ contacts(first: 40) { edges { node { source } } totalCount } }",
+            Value::Null,
+        )
         .await;
     let edges = body["data"]["contacts"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 40);
@@ -276,5 +363,8 @@ async fn a_failing_source_yields_the_others_contacts_and_a_well_formed_error() {
     assert_eq!(errors[0]["extensions"]["source"], "winnerr");
     assert_eq!(errors[0]["extensions"]["upstreamStatus"], 503);
     let message = errors[0]["message"].as_str().unwrap();
-    assert!(!message.contains(&gateway.sandbox.credential("winnerr", "token")), "{message}");
+    assert!(
+        !message.contains(&gateway.sandbox.credential("winnerr", "token")),
+        "{message}"
+    );
 }

@@ -213,3 +213,27 @@ async fn the_serve_command_rejects_unknown_keys_with_a_clear_message() {
     assert!(stderr.contains("unknown field `lisen`"), "{stderr}");
     std::fs::remove_dir_all(&directory).ok();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn sigterm_shuts_the_demo_down_cleanly() {
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+        .args(["demo", "--port", "0"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    line_starting_with(&mut lines, "GraphiQL: ").await;
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the demo did not stop after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
