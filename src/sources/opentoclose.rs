@@ -18,7 +18,8 @@
 //!   by id rather than by first name, places contacts without a last name
 //!   together instead of under their first name, and takes a single key. So
 //!   every matching record is read (100 per request, until an empty page) and
-//!   sorted locally with [`page_of_sorted`].
+//!   sorted locally with [`page_of_sorted`]. Having read everything, these
+//!   lists know and report the exact `total`.
 //!
 //! # Filter pushdown
 //! Only what the upstream matches at least as broadly as
@@ -97,6 +98,7 @@ pub struct OpenToClose {
 }
 
 impl OpenToClose {
+    /// An adapter sending its requests through `upstream` with `api_token`.
     pub fn new(upstream: SharedUpstream, api_token: Secret) -> Self {
         Self {
             upstream,
@@ -342,7 +344,10 @@ impl Source for OpenToClose {
         }
         let response = self
             .upstream
-            .send(KIND, self.request(Method::DELETE, format!("/contacts/{id}")))
+            .send(
+                KIND,
+                self.request(Method::DELETE, format!("/contacts/{id}")),
+            )
             .await?;
         match response.status {
             // The real service answers 204; a 200 or 202 with a confirmation
@@ -457,7 +462,9 @@ fn is_past_created_bound(filter: &ContactFilter, order: ContactOrder, contact: &
         return false;
     };
     match order.direction {
-        Direction::Asc => filter.created_before.is_some_and(|before| created >= before),
+        Direction::Asc => filter
+            .created_before
+            .is_some_and(|before| created >= before),
         Direction::Desc => filter.created_after.is_some_and(|after| created <= after),
     }
 }
@@ -501,7 +508,11 @@ fn check_write(input: &ContactInput, creating: bool) -> Result<(), SourceError> 
             ));
         }
     }
-    if creating && stored.iter().all(|(_, _, value)| non_blank(*value).is_none()) {
+    if creating
+        && stored
+            .iter()
+            .all(|(_, _, value)| non_blank(*value).is_none())
+    {
         return Err(bad(
             "firstName",
             "Open To Close needs at least one of firstName, lastName, email or phone".into(),
@@ -566,7 +577,9 @@ fn graphql_field(upstream_field: &str) -> Option<&'static str> {
 fn first_problem(body: &Value) -> Option<(String, String)> {
     let message_of = |value: &Value| match value {
         Value::String(text) => Some(text.clone()),
-        Value::Array(items) => items.iter().find_map(|item| item.as_str().map(str::to_string)),
+        Value::Array(items) => items
+            .iter()
+            .find_map(|item| item.as_str().map(str::to_string)),
         _ => None,
     };
     for envelope in ["field_errors", "errors"] {
@@ -609,9 +622,13 @@ fn records_of(body: Value) -> Result<Vec<Value>, SourceError> {
         Value::Array(records) => Ok(records),
         Value::Object(mut map) => match map.remove("data") {
             Some(Value::Array(records)) => Ok(records),
-            _ => Err(unusable("a contact list that is neither an array nor {\"data\": [...]}")),
+            _ => Err(unusable(
+                "a contact list that is neither an array nor {\"data\": [...]}",
+            )),
         },
-        _ => Err(unusable("a contact list that is neither an array nor {\"data\": [...]}")),
+        _ => Err(unusable(
+            "a contact list that is neither an array nor {\"data\": [...]}",
+        )),
     }
 }
 
@@ -766,7 +783,12 @@ mod tests {
 
     #[test]
     fn unusable_records_are_upstream_errors() {
-        for record in [json!({"first_name": "X"}), json!([1]), json!("7"), json!({"id": null})] {
+        for record in [
+            json!({"first_name": "X"}),
+            json!([1]),
+            json!("7"),
+            json!({"id": null}),
+        ] {
             assert!(
                 matches!(map_contact(record), Err(SourceError::Upstream { .. })),
                 "accepted"
@@ -786,7 +808,12 @@ mod tests {
             2
         );
         assert!(records_of(json!([])).unwrap().is_empty());
-        for wrong in [json!({"results": []}), json!({"data": null}), json!("x"), json!(3)] {
+        for wrong in [
+            json!({"results": []}),
+            json!({"data": null}),
+            json!("x"),
+            json!(3),
+        ] {
             assert!(matches!(
                 records_of(wrong),
                 Err(SourceError::Upstream { .. })
@@ -799,7 +826,15 @@ mod tests {
         assert_eq!(parse_position(None).unwrap(), 0);
         assert_eq!(parse_position(Some("0")).unwrap(), 0);
         assert_eq!(parse_position(Some("150")).unwrap(), 150);
-        for bad in ["", "-1", "+1", "abc", "1.5", " 1", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "abc",
+            "1.5",
+            " 1",
+            "99999999999999999999999",
+        ] {
             match parse_position(Some(bad)) {
                 Err(SourceError::BadInput { field, .. }) => {
                     assert_eq!(field.as_deref(), Some("after"))
@@ -949,17 +984,26 @@ mod tests {
     fn writes_refuse_every_field_that_would_not_persist() {
         let cases: Vec<(ContactInput, &str)> = vec![
             (input(|i| i.display_name = Some("J".into())), "displayName"),
-            (input(|i| i.organization = Some("ABC".into())), "organization"),
+            (
+                input(|i| i.organization = Some("ABC".into())),
+                "organization",
+            ),
             (input(|i| i.title = Some("CEO".into())), "title"),
             (input(|i| i.contact_type = Some("Buyer".into())), "type"),
             (input(|i| i.status = Some("Active".into())), "status"),
             (input(|i| i.tags = Some(vec![])), "tags"),
             (input(|i| i.notes = Some("n".into())), "notes"),
             (input(|i| i.assigned_to = Some("a".into())), "assignedTo"),
-            (input(|i| i.street = Some("1 Main".into())), "address.street"),
+            (
+                input(|i| i.street = Some("1 Main".into())),
+                "address.street",
+            ),
             (input(|i| i.city = Some("Miami".into())), "address.city"),
             (input(|i| i.region = Some("FL".into())), "address.region"),
-            (input(|i| i.postal_code = Some("1".into())), "address.postalCode"),
+            (
+                input(|i| i.postal_code = Some("1".into())),
+                "address.postalCode",
+            ),
             (input(|i| i.country = Some("US".into())), "address.country"),
         ];
         for (mut input, field) in cases {
@@ -973,7 +1017,10 @@ mod tests {
     fn writes_check_the_upstreams_value_rules() {
         let long = "x".repeat(MAX_TEXT_LENGTH + 1);
         assert_eq!(
-            refused_field(check_write(&input(|i| i.last_name = Some(long.clone())), false)),
+            refused_field(check_write(
+                &input(|i| i.last_name = Some(long.clone())),
+                false
+            )),
             "lastName"
         );
         check_write(
@@ -981,7 +1028,14 @@ mod tests {
             false,
         )
         .unwrap();
-        for bad in ["jane", "jane@x", "@x.com", "jane@.com", "jane@x.com.", "ja ne@x.com"] {
+        for bad in [
+            "jane",
+            "jane@x",
+            "@x.com",
+            "jane@.com",
+            "jane@x.com.",
+            "ja ne@x.com",
+        ] {
             assert_eq!(
                 refused_field(check_write(&input(|i| i.email = Some(bad.into())), true)),
                 "email",
@@ -989,7 +1043,10 @@ mod tests {
             );
         }
         assert_eq!(
-            refused_field(check_write(&input(|i| i.first_name = Some("  ".into())), true)),
+            refused_field(check_write(
+                &input(|i| i.first_name = Some("  ".into())),
+                true
+            )),
             "firstName"
         );
         assert_eq!(
@@ -1023,7 +1080,10 @@ mod tests {
                 ..
             } => {
                 assert_eq!(field.as_deref(), Some("email"));
-                assert!(message.contains("Enter a valid email address."), "{message}");
+                assert!(
+                    message.contains("Enter a valid email address."),
+                    "{message}"
+                );
                 assert_eq!(upstream_status, Some(400));
             }
             other => panic!("{other:?}"),
@@ -1096,7 +1156,9 @@ mod tests {
         assert!(!text.contains(token), "{text}");
         assert!(!text.contains(&*urlencoding::encode(token)), "{text}");
         assert!(text.contains("[redacted]"), "{text}");
-        let body = format!(r#"{{"message":"Bad request","field_errors":{{"email":["{token} is wrong"]}}}}"#);
+        let body = format!(
+            r#"{{"message":"Bad request","field_errors":{{"email":["{token} is wrong"]}}}}"#
+        );
         let text = otc.error_from(&response(400, &body)).to_string();
         assert!(!text.contains(token), "{text}");
     }
