@@ -3,6 +3,7 @@
 
 mod gateway_federation;
 mod gateway_http;
+mod gateway_opentoclose;
 mod helpers;
 mod sandbox_control;
 mod sandbox_djangocrm;
