@@ -14,9 +14,11 @@
 //!
 //! **Positions** of the native walk are `n:OFFSET:NANOS:ID`: the contact last
 //! handed out (its creation time in nanoseconds and its id) and the upstream
-//! offset to read from next, which is where that contact's run of equal
-//! creation times starts. Every contact not handed out yet sits at that offset
-//! or later; contacts read again from the run are skipped by comparing them
+//! offset to read from next: where that contact's run of equal creation times
+//! starts, or right after the run when the contact is the run's last in the
+//! gateway's order (so a contact alone in its run is never read twice, and a
+//! first page of N contacts costs one request). Every contact not handed out
+//! yet sits at that offset or later; contacts read again from the run are skipped by comparing them
 //! with the contact last handed out, so a run split over pages comes out
 //! whole, in order, once. Every other order reads the whole list and sorts
 //! locally, with [`page_of_sorted`](crate::sources::page_of_sorted)'s offsets
@@ -66,7 +68,12 @@ pub fn is_native(order: &ContactOrder) -> bool {
 /// criterion set never reports the upstream's `count` as its total.
 pub fn pushed_down_parameters(filter: &ContactFilter) -> Vec<(&'static str, String)> {
     let mut parameters = Vec::new();
-    if let Some(city) = filter.city.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+    if let Some(city) = filter
+        .city
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         parameters.push(("city", city.to_string()));
     }
     if let Some(number) = &filter.phone {
@@ -222,17 +229,19 @@ pub fn native_step(
     let entries = candidates[..take]
         .iter()
         .map(|&index| {
-            let run_start = times
-                .iter()
-                .position(|time| *time == times[index])
-                .unwrap_or(index);
+            let time = times[index];
+            let run_start = times.iter().position(|t| *t == time).unwrap_or(index);
+            let run_end = times.iter().position(|t| *t < time).unwrap_or(buffer.len());
+            // The next read starts at the run, so that its members after this
+            // contact are read again; when none is left after it (always, for
+            // a contact alone in its run), the next read starts after the run.
+            let run_continues = (run_start..run_end).any(|other| {
+                compare_ids(&buffer[other].source_id, &buffer[index].source_id) == Ordering::Greater
+            });
+            let offset = if run_continues { run_start } else { run_end };
             ListEntry {
                 contact: buffer[index].clone(),
-                position: NativePosition::encode(
-                    start + run_start,
-                    times[index],
-                    &buffer[index].source_id,
-                ),
+                position: NativePosition::encode(start + offset, time, &buffer[index].source_id),
             }
         })
         .collect();
@@ -303,34 +312,68 @@ mod tests {
     #[test]
     fn the_last_run_of_a_page_waits_for_the_next_page() {
         // Upstream order: newest first, ties by id descending (as the emulator).
-        let buffer = vec![contact("e", 9), contact("d", 8), contact("c", 7), contact("b", 7)];
+        let buffer = vec![
+            contact("e", 9),
+            contact("d", 8),
+            contact("c", 7),
+            contact("b", 7),
+        ];
         let page = answer(
-            native_step(&buffer, 0, false, &NativePosition::default(), 10, &NEWEST_FIRST)
-                .unwrap(),
+            native_step(
+                &buffer,
+                0,
+                false,
+                &NativePosition::default(),
+                10,
+                &NEWEST_FIRST,
+            )
+            .unwrap(),
         );
         assert_eq!(ids(&page), ["e", "d"]);
         assert!(page.has_more);
-        // The next read starts where d's run starts, i.e. at d itself.
+        // d is alone in its run: the next read starts right after it.
         let resume = NativePosition::parse(Some(&page.entries[1].position)).unwrap();
-        assert_eq!(resume.offset, 1);
+        assert_eq!(resume.offset, 2);
         // The run of minute 7 continues with "a" on the next upstream page.
-        let buffer = vec![contact("d", 8), contact("c", 7), contact("b", 7), contact("a", 7)];
-        let page = answer(native_step(&buffer, 1, true, &resume, 10, &NEWEST_FIRST).unwrap());
-        assert_eq!(ids(&page), ["a", "b", "c"]);
+        let buffer = vec![contact("c", 7), contact("b", 7), contact("a", 7)];
+        let page = answer(native_step(&buffer, 2, true, &resume, 2, &NEWEST_FIRST).unwrap());
+        assert_eq!(ids(&page), ["a", "b"]);
+        assert!(page.has_more);
+        // c is still to come, so the run is read again from its start.
+        let resume = NativePosition::parse(Some(&page.entries[1].position)).unwrap();
+        assert_eq!(resume.offset, 2, "the run of minute 7 starts at offset 2");
+        let page = answer(native_step(&buffer, 2, true, &resume, 2, &NEWEST_FIRST).unwrap());
+        assert_eq!(ids(&page), ["c"]);
         assert!(!page.has_more);
         let resume = NativePosition::parse(Some(&page.entries[0].position)).unwrap();
-        assert_eq!(resume.offset, 2, "the run of minute 7 starts at offset 2");
+        assert_eq!(resume.offset, 5, "after the run");
     }
 
     #[test]
     fn a_page_that_is_one_run_reads_on() {
         let buffer = vec![contact("b", 7), contact("a", 7)];
         assert!(matches!(
-            native_step(&buffer, 0, false, &NativePosition::default(), 1, &NEWEST_FIRST).unwrap(),
+            native_step(
+                &buffer,
+                0,
+                false,
+                &NativePosition::default(),
+                1,
+                &NEWEST_FIRST
+            )
+            .unwrap(),
             NativeStep::ReadMore
         ));
         let page = answer(
-            native_step(&buffer, 0, true, &NativePosition::default(), 1, &NEWEST_FIRST).unwrap(),
+            native_step(
+                &buffer,
+                0,
+                true,
+                &NativePosition::default(),
+                1,
+                &NEWEST_FIRST,
+            )
+            .unwrap(),
         );
         assert_eq!(ids(&page), ["a"]);
         assert!(page.has_more);
@@ -349,7 +392,14 @@ mod tests {
         undated.created_at = None;
         for buffer in [unordered, vec![undated]] {
             assert!(matches!(
-                native_step(&buffer, 0, true, &NativePosition::default(), 5, &NEWEST_FIRST),
+                native_step(
+                    &buffer,
+                    0,
+                    true,
+                    &NativePosition::default(),
+                    5,
+                    &NEWEST_FIRST
+                ),
                 Err(SourceError::Upstream { .. })
             ));
         }
@@ -389,8 +439,15 @@ mod tests {
         assert_eq!(parse_envelope(current, 200).unwrap().count, Some(3));
         let bare = serde_json::json!([{"id": "a"}]);
         assert_eq!(parse_envelope(bare, 200).unwrap().count, None);
-        for bad in [serde_json::json!({"count": 1}), serde_json::json!("x"), serde_json::json!({"results": {}})] {
-            assert!(matches!(parse_envelope(bad, 200), Err(SourceError::Upstream { .. })));
+        for bad in [
+            serde_json::json!({"count": 1}),
+            serde_json::json!("x"),
+            serde_json::json!({"results": {}}),
+        ] {
+            assert!(matches!(
+                parse_envelope(bad, 200),
+                Err(SourceError::Upstream { .. })
+            ));
         }
     }
 }

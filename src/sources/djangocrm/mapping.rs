@@ -87,8 +87,10 @@ pub fn map_contact(record: Value, status: u16) -> Result<Contact, SourceError> {
     contact.tags = tags_of(&record);
     contact.notes = text(&record, "description");
     contact.assigned_to = record.get("assigned_to").and_then(assignees);
-    contact.created_at = timestamp(&record, "created_on").or_else(|| timestamp(&record, "created_at"));
-    contact.updated_at = timestamp(&record, "updated_at").or_else(|| timestamp(&record, "updated_on"));
+    contact.created_at =
+        timestamp(&record, "created_on").or_else(|| timestamp(&record, "created_at"));
+    contact.updated_at =
+        timestamp(&record, "updated_at").or_else(|| timestamp(&record, "updated_on"));
     contact.raw = record;
     Ok(contact)
 }
@@ -347,7 +349,10 @@ mod tests {
         assert_eq!(contact.phones[0].label.as_deref(), Some("mobile"));
         assert_eq!(contact.title.as_deref(), Some("Marketing Manager"));
         let address = contact.address.clone().unwrap();
-        assert_eq!(address.street.as_deref(), Some("456 Business Ave, Suite 200"));
+        assert_eq!(
+            address.street.as_deref(),
+            Some("456 Business Ave, Suite 200")
+        );
         assert_eq!(address.region.as_deref(), Some("MA"));
         assert_eq!(address.postal_code.as_deref(), Some("02101"));
         assert_eq!(contact.assigned_to.as_deref(), Some(USER));
@@ -439,7 +444,10 @@ mod tests {
             "address_obj": {"address_line": "1 Main St", "city": "Miami"},
             "assigned_to": [{"id": USER, "email": "u@x.com"}]});
         let contact = map_contact_body(detail, 200).unwrap();
-        assert_eq!(contact.address.unwrap().street.as_deref(), Some("1 Main St"));
+        assert_eq!(
+            contact.address.unwrap().street.as_deref(),
+            Some("1 Main St")
+        );
         assert_eq!(contact.assigned_to.as_deref(), Some(USER));
         let bare = map_contact_body(seed_record(), 200).unwrap();
         assert_eq!(bare.source_id, ID);
@@ -447,7 +455,12 @@ mod tests {
 
     #[test]
     fn records_without_id_or_of_another_type_are_upstream_errors() {
-        for record in [json!({"first_name": "X"}), json!([1]), json!("x"), json!({"id": ""})] {
+        for record in [
+            json!({"first_name": "X"}),
+            json!([1]),
+            json!("x"),
+            json!({"id": ""}),
+        ] {
             assert!(matches!(
                 map_contact_body(record, 200),
                 Err(SourceError::Upstream { .. })

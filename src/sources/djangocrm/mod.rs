@@ -336,7 +336,10 @@ impl Source for DjangoCrm {
         };
         let response = self
             .upstream
-            .send(KIND, self.request(Method::DELETE, format!("/contacts/{id}/")))
+            .send(
+                KIND,
+                self.request(Method::DELETE, format!("/contacts/{id}/")),
+            )
             .await?;
         match response.status {
             // The seed answers 204; a server answering 200 with a body is fine too.
@@ -553,28 +556,80 @@ mod tests {
             last_name: None,
             ..named.clone()
         };
-        assert_eq!(field_of(source.check_create(&no_last)).as_deref(), Some("lastName"));
+        assert_eq!(
+            field_of(source.check_create(&no_last)).as_deref(),
+            Some("lastName")
+        );
         let blank_first = ContactInput {
             first_name: Some("  ".into()),
             ..named.clone()
         };
-        assert_eq!(field_of(source.check_create(&blank_first)).as_deref(), Some("firstName"));
-        assert_eq!(field_of(source.check_update(&blank_first)).as_deref(), Some("firstName"));
-        assert!(source.check_update(&ContactInput {
-            city: Some("Miami".into()),
-            ..Default::default()
-        })
-        .is_ok());
+        assert_eq!(
+            field_of(source.check_create(&blank_first)).as_deref(),
+            Some("firstName")
+        );
+        assert_eq!(
+            field_of(source.check_update(&blank_first)).as_deref(),
+            Some("firstName")
+        );
+        assert!(source
+            .check_update(&ContactInput {
+                city: Some("Miami".into()),
+                ..Default::default()
+            })
+            .is_ok());
         for (input, field) in [
-            (ContactInput { display_name: Some("J".into()), ..named.clone() }, "displayName"),
-            (ContactInput { contact_type: Some("Buyer".into()), ..named.clone() }, "type"),
-            (ContactInput { status: Some("ACTIVE".into()), ..named.clone() }, "status"),
-            (ContactInput { tags: Some(vec![]), ..named.clone() }, "tags"),
-            (ContactInput { notes: Some("n".into()), ..named.clone() }, "notes"),
-            (ContactInput { assigned_to: Some("bob".into()), ..named.clone() }, "assignedTo"),
+            (
+                ContactInput {
+                    display_name: Some("J".into()),
+                    ..named.clone()
+                },
+                "displayName",
+            ),
+            (
+                ContactInput {
+                    contact_type: Some("Buyer".into()),
+                    ..named.clone()
+                },
+                "type",
+            ),
+            (
+                ContactInput {
+                    status: Some("ACTIVE".into()),
+                    ..named.clone()
+                },
+                "status",
+            ),
+            (
+                ContactInput {
+                    tags: Some(vec![]),
+                    ..named.clone()
+                },
+                "tags",
+            ),
+            (
+                ContactInput {
+                    notes: Some("n".into()),
+                    ..named.clone()
+                },
+                "notes",
+            ),
+            (
+                ContactInput {
+                    assigned_to: Some("bob".into()),
+                    ..named.clone()
+                },
+                "assignedTo",
+            ),
         ] {
-            assert_eq!(field_of(source.check_create(&input)).as_deref(), Some(field));
-            assert_eq!(field_of(source.check_update(&input)).as_deref(), Some(field));
+            assert_eq!(
+                field_of(source.check_create(&input)).as_deref(),
+                Some(field)
+            );
+            assert_eq!(
+                field_of(source.check_update(&input)).as_deref(),
+                Some(field)
+            );
         }
         let assigned = ContactInput {
             assigned_to: Some("6f1c2a4e-9b7d-4c3e-8a21-5d0f7e9b1c2a".into()),
