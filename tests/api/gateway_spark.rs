@@ -281,7 +281,7 @@ async fn nodes_find_unconnected_contacts_with_one_more_request() {
     let unconnected = ids(&spark_all(&gateway, "/contacts/unconnected", None).await);
     assert!(!unconnected.is_empty());
     let unknown = "99999999999999999999999999".to_string();
-    let wanted = vec![
+    let wanted = [
         connected[0].clone(),
         unconnected[0].clone(),
         unknown,
@@ -400,6 +400,9 @@ async fn walk(
         let connection = &data["contacts"];
         let edges = connection["edges"].as_array().unwrap();
         assert!(edges.len() <= page_size);
+        // Every filter walked here is applied by Spark exactly, so each page
+        // knows the total, the later ones included.
+        assert_eq!(connection["totalCount"], expected_ids.len(), "{order:?}");
         walked.extend(edges.iter().map(|edge| contact_of(&edge["node"])));
         if connection["pageInfo"]["hasNextPage"] == false {
             break;
