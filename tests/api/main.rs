@@ -1,6 +1,7 @@
 //! The integration-test binary: every test drives real servers over real HTTP
 //! on ephemeral loopback ports.
 
+mod gateway_winnerr;
 mod helpers;
 mod sandbox_control;
 mod sandbox_djangocrm;

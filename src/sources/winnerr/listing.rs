@@ -211,12 +211,15 @@ impl Position {
             .decode(encoded.as_bytes())
             .map_err(|_| foreign())?;
         let position: Position = serde_json::from_slice(&json).map_err(|_| foreign())?;
-        let key_fits = match (&position.key, order.field) {
-            (StoredKey::Missing, _) => true,
-            (StoredKey::Name(..), OrderField::Name) => true,
-            (StoredKey::Time(_), OrderField::CreatedAt | OrderField::UpdatedAt) => true,
-            _ => false,
-        };
+        let key_fits = matches!(
+            (&position.key, order.field),
+            (StoredKey::Missing, _)
+                | (StoredKey::Name(..), OrderField::Name)
+                | (
+                    StoredKey::Time(_),
+                    OrderField::CreatedAt | OrderField::UpdatedAt
+                )
+        );
         if !key_fits || position.skip > MAX_PAGE_SIZE || position.id.is_empty() {
             return Err(foreign());
         }
@@ -609,7 +612,7 @@ mod tests {
         assert!(natively_ordered(&[a.clone(), b.clone(), c.clone()], order));
         assert!(!natively_ordered(&[b.clone(), a.clone()], order));
         let nameless = contact("contact_4", None, "Cy", Some(4));
-        assert!(!natively_ordered(&[nameless.clone()], order));
+        assert!(!natively_ordered(std::slice::from_ref(&nameless), order));
         let by_time = ContactOrder {
             field: OrderField::CreatedAt,
             direction: Direction::Asc,
