@@ -6,6 +6,7 @@ mod gateway_federation;
 mod gateway_http;
 mod gateway_opentoclose;
 mod gateway_spark;
+mod gateway_winnerr;
 mod helpers;
 mod sandbox_control;
 mod sandbox_djangocrm;
