@@ -301,7 +301,10 @@ async fn walking_every_source_in_every_order_yields_the_sandbox_data_once_in_ord
             let expected = expected_order(all.clone(), field, descending);
             let order =
                 json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
-            for first in [50, 7] {
+            // Pages of 1 and 7 are walked over a filtered subset below: over
+            // all 2,400 contacts they would take minutes in a debug build,
+            // since name order makes three sources read everything per page.
+            for first in [50] {
                 let got = walk(&gateway, first, order.clone(), Value::Null).await;
                 assert_same(
                     &got,
