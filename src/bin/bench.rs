@@ -18,7 +18,7 @@ struct BenchCli {
     #[command(subcommand)]
     workload: Workload,
     /// Concurrent connections of the load generator.
-    #[arg(long, default_value_t = 32, global = true)]
+    #[arg(long, default_value_t = 8, global = true)]
     concurrency: usize,
     /// Seconds of measurement after a one-second warm-up.
     #[arg(long, default_value_t = 5, global = true)]
