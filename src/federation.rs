@@ -20,7 +20,7 @@ use base64::Engine;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Contact, ContactFilter, ContactOrder, SourceKind};
+use crate::domain::{Contact, ContactFilter, ContactOrder, SortKey, SourceKind};
 use crate::sources::{ListEntry, ListQuery, Source, SourceError};
 
 /// One page request over several sources.
@@ -39,6 +39,8 @@ pub struct FederatedPage {
     /// Contacts in order, each with the cursor that resumes after it.
     pub edges: Vec<(Contact, String)>,
     pub has_next_page: bool,
+    /// Whether contacts precede this page.
+    pub has_previous_page: bool,
     /// The sum of the sources' totals, when every source could tell.
     pub total: Option<u64>,
     /// Sources that failed; their contacts are missing from this page.
@@ -72,6 +74,34 @@ struct CompositeCursor {
     /// Fingerprint of the filter, order and sources the cursor belongs to.
     list: u64,
     positions: BTreeMap<SourceKind, Position>,
+    /// The contact at the cursor, for backward paging.
+    edge: EdgeKey,
+}
+
+/// Where a contact stands in the merged order: key, then source, then id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct EdgeKey {
+    key: SortKey,
+    source: SourceKind,
+    id: String,
+}
+
+impl EdgeKey {
+    fn of(order: &ContactOrder, contact: &Contact) -> Self {
+        Self {
+            key: order.key(contact),
+            source: contact.source,
+            id: contact.source_id.clone(),
+        }
+    }
+
+    /// The merged order of two contacts, as the merge produces it.
+    fn compare(&self, other: &EdgeKey, order: &ContactOrder) -> std::cmp::Ordering {
+        order
+            .compare_keys(&self.key, &other.key)
+            .then_with(|| self.source.cmp(&other.source))
+            .then_with(|| crate::domain::query::compare_ids(&self.id, &other.id))
+    }
 }
 
 impl CompositeCursor {
@@ -168,6 +198,7 @@ pub async fn list_contacts(
         }
         let cursor = CompositeCursor {
             list,
+            edge: EdgeKey::of(&query.order, &entry.contact),
             positions: streams
                 .iter()
                 .map(|s| {
@@ -195,7 +226,75 @@ pub async fn list_contacts(
     Ok(FederatedPage {
         edges,
         has_next_page,
+        has_previous_page: query.after.is_some(),
         total,
+        errors,
+    })
+}
+
+/// A backward page: the `last` contacts before the cursor `before` (or at the
+/// end of the list when there is none).
+///
+/// Positions only lead forward, so this walks the list forward from its start
+/// in pages of `page_size` and keeps the last `last` contacts that come before
+/// the cursor's contact in the merged order. It costs as much as reading every
+/// contact before the cursor; the edges carry ordinary forward cursors.
+pub async fn list_contacts_backward(
+    sources: &[Arc<dyn Source>],
+    query: &FederatedQuery,
+    last: usize,
+    before: Option<&str>,
+    page_size: usize,
+) -> Result<FederatedPage, CursorError> {
+    let limit = match before {
+        None => None,
+        Some(text) => {
+            let cursor = CompositeCursor::decode(text)?;
+            if cursor.list != fingerprint(query) {
+                return Err(CursorError::Mismatch);
+            }
+            Some(cursor.edge)
+        }
+    };
+    let mut kept: VecDeque<(Contact, String)> = VecDeque::with_capacity(last + 1);
+    let mut dropped_any = false;
+    let mut errors = Vec::new();
+    let mut total = None;
+    let mut forward = FederatedQuery {
+        first: page_size.max(1),
+        after: None,
+        ..query.clone()
+    };
+    'pages: loop {
+        let page = list_contacts(sources, &forward).await?;
+        if forward.after.is_none() {
+            total = page.total;
+        }
+        errors.extend(page.errors);
+        let next = page.edges.last().map(|(_, cursor)| cursor.clone());
+        for (contact, cursor) in page.edges {
+            if let Some(limit) = &limit {
+                let here = EdgeKey::of(&query.order, &contact);
+                if here.compare(limit, &query.order) != std::cmp::Ordering::Less {
+                    break 'pages;
+                }
+            }
+            kept.push_back((contact, cursor));
+            if kept.len() > last {
+                kept.pop_front();
+                dropped_any = true;
+            }
+        }
+        if !page.has_next_page || next.is_none() || !errors.is_empty() {
+            break;
+        }
+        forward.after = next;
+    }
+    Ok(FederatedPage {
+        edges: kept.into_iter().collect(),
+        has_next_page: limit.is_some(),
+        has_previous_page: dropped_any,
+        total: if errors.is_empty() { total } else { None },
         errors,
     })
 }
@@ -448,6 +547,45 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn backward_pages_are_the_forward_list_read_from_the_end() {
+        let sources = vec![
+            fake(SourceKind::OpenToClose, 11, 4, 1),
+            fake(SourceKind::Spark, 9, 2, 5),
+        ];
+        let order = ContactOrder {
+            field: OrderField::CreatedAt,
+            direction: Direction::Desc,
+        };
+        let forward = walk(&sources, order, ContactFilter::default(), 50).await;
+        let query = FederatedQuery {
+            sources: SourceKind::ALL.to_vec(),
+            filter: ContactFilter::default(),
+            order,
+            first: 0,
+            after: None,
+        };
+        // From the end, three at a time, back to the start.
+        let mut backward = Vec::new();
+        let mut before: Option<String> = None;
+        loop {
+            let page = list_contacts_backward(&sources, &query, 3, before.as_deref(), 5)
+                .await
+                .unwrap();
+            let ids: Vec<(SourceKind, String)> = page
+                .edges
+                .iter()
+                .map(|(c, _)| (c.source, c.source_id.clone()))
+                .collect();
+            backward.splice(0..0, ids);
+            if !page.has_previous_page {
+                break;
+            }
+            before = page.edges.first().map(|(_, cursor)| cursor.clone());
+        }
+        assert_eq!(backward, forward);
     }
 
     #[tokio::test]

@@ -177,7 +177,7 @@ pub struct ContactOrder {
 
 /// The part of a contact an ordering compares. Contacts without the value
 /// sort after all contacts with it, in either direction.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum SortKey {
     Name(String, String),
     Time(DateTime<Utc>),

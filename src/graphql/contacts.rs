@@ -216,18 +216,27 @@ pub struct ContactsArgs {
 /// reports failing sources as errors beside the data.
 pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactConnection> {
     let registry = ctx.data::<SourceRegistry>()?;
-    if args.last.is_some() || args.before.is_some() {
+    let page_size_limit = |value: i32, name: &str| {
+        if value < 0 || value as usize > registry.max_page_size {
+            Err(bad_input(format!(
+                "`{name}` must be between 0 and {}",
+                registry.max_page_size
+            )))
+        } else {
+            Ok(value as usize)
+        }
+    };
+    let backward = args.last.is_some() || args.before.is_some();
+    if backward && (args.first.is_some() || args.after.is_some()) {
         return Err(bad_input(
-            "backward paging (`last`, `before`) is not supported on contacts; page forward with `first` and `after`".into(),
+            "page forward with `first`/`after` or backward with `last`/`before`, not both".into(),
         ));
     }
-    let first = args.first.unwrap_or(20);
-    if first < 0 || first as usize > registry.max_page_size {
-        return Err(bad_input(format!(
-            "`first` must be between 0 and {}",
-            registry.max_page_size
-        )));
-    }
+    let count = if backward {
+        page_size_limit(args.last.unwrap_or(20), "last")?
+    } else {
+        page_size_limit(args.first.unwrap_or(20), "first")?
+    };
     let sources: Vec<SourceKind> = match args.sources {
         Some(list) if list.is_empty() => {
             return Err(bad_input("`sources` must name at least one source".into()))
@@ -257,12 +266,27 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
             .as_ref()
             .map(ContactOrder::from)
             .unwrap_or_default(),
-        first: first as usize,
+        first: count,
         after: args.after.clone(),
     };
-    let page = federation::list_contacts(&registry.sources, &query)
+    let page = if backward {
+        federation::list_contacts_backward(
+            &registry.sources,
+            &query,
+            count,
+            args.before.as_deref(),
+            registry.max_page_size,
+        )
         .await
-        .map_err(|e| bad_input(e.to_string()))?;
+    } else {
+        federation::list_contacts(&registry.sources, &query).await
+    }
+    .map_err(|e| {
+        bad_input(
+            e.to_string()
+                .replace("`after`", if backward { "`before`" } else { "`after`" }),
+        )
+    })?;
     for source_error in &page.errors {
         let server_error = error::source_error(source_error).into_server_error(ctx.item.pos);
         ctx.add_error(ctx.set_error_path(server_error));
@@ -288,7 +312,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
     Ok(ContactConnection {
         page_info: PageInfo {
             has_next_page: page.has_next_page,
-            has_previous_page: args.after.is_some(),
+            has_previous_page: page.has_previous_page,
             start_cursor: edges.first().map(|e| e.cursor.clone()),
             end_cursor: edges.last().map(|e| e.cursor.clone()),
         },

@@ -371,3 +371,58 @@ async fn a_failing_source_yields_the_others_contacts_and_a_well_formed_error() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn walking_backward_with_last_and_before_yields_the_same_list() {
+    let gateway = spawn_gateway().await;
+    let all = everything(&gateway.sandbox).await;
+    let matching: Vec<Expected> = all
+        .into_iter()
+        .filter(|e| {
+            e.city
+                .clone()
+                .unwrap_or_default()
+                .eq_ignore_ascii_case("miami")
+        })
+        .collect();
+    let expected = expected_order(matching, "CREATED_AT", true);
+    let query = "query($last: Int, $before: String) {
+        contacts(last: $last, before: $before, orderBy: {field: CREATED_AT, direction: DESC}, filter: {city: \"Miami\"}) {
+            edges { node { source sourceId } }
+            pageInfo { hasPreviousPage hasNextPage startCursor }
+        } }";
+    let mut got: Vec<(String, String)> = Vec::new();
+    let mut before = Value::Null;
+    loop {
+        let data = gateway
+            .data(query, json!({ "last": 7, "before": before }))
+            .await;
+        let connection = &data["contacts"];
+        let page: Vec<(String, String)> = connection["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["node"]["source"].as_str().unwrap().to_string(),
+                    e["node"]["sourceId"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert!(page.len() <= 7);
+        assert_eq!(connection["pageInfo"]["hasNextPage"], !before.is_null());
+        got.splice(0..0, page);
+        if connection["pageInfo"]["hasPreviousPage"] != true {
+            break;
+        }
+        before = connection["pageInfo"]["startCursor"].clone();
+    }
+    assert_same(&got, &expected, "backward");
+    let mixed = gateway
+        .graphql(
+            "{ contacts(first: 2, last: 2) { edges { cursor } } }",
+            Value::Null,
+        )
+        .await;
+    assert_eq!(mixed["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+}
