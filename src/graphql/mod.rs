@@ -117,10 +117,14 @@ impl QueryRoot {
             i32,
         >,
         #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
-        #[graphql(desc = "Backward paging; not supported on this connection.")] last: Option<i32>,
-        #[graphql(desc = "Backward paging; not supported on this connection.")] before: Option<
-            String,
-        >,
+        #[graphql(
+            desc = "Backward page size. Backward paging reads the list forward from its start, so it costs as much as reading every contact before the cursor."
+        )]
+        last: Option<i32>,
+        #[graphql(
+            desc = "The `startCursor` of the page after the wanted one, for backward paging."
+        )]
+        before: Option<String>,
     ) -> Result<ContactConnection> {
         contacts::contacts(
             ctx,
