@@ -3,7 +3,8 @@
 //!
 //! `cargo run --release --bin bench -- sandbox-get` measures the sandbox alone
 //! on a single-contact GET, the cheapest request it serves, to show it can
-//! never be the bottleneck of a gateway benchmark.
+//! never be the bottleneck of a gateway benchmark. `gateway-contacts` measures
+//! the gateway's federated `contacts` list in front of a sandbox with latency.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -29,6 +30,12 @@ struct BenchCli {
 enum Workload {
     /// Single-contact GETs against the Open To Close emulator, 0 ms latency.
     SandboxGet,
+    /// The first 50 contacts of all four sources by creation time, through the gateway.
+    GatewayContacts {
+        /// Latency of every upstream, in milliseconds.
+        #[arg(long, default_value_t = 5)]
+        latency_ms: u64,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +46,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.workload {
             Workload::SandboxGet => sandbox_get(&cli).await,
+            Workload::GatewayContacts { latency_ms } => gateway_contacts(&cli, latency_ms).await,
         }
     })
 }
@@ -70,9 +78,84 @@ async fn sandbox_get(cli: &BenchCli) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn gateway_contacts(cli: &BenchCli, latency_ms: u64) -> anyhow::Result<()> {
+    let options = SandboxOptions {
+        latency_ms,
+        ..SandboxOptions::default()
+    };
+    let credentials = options.credentials.clone();
+    let sandbox = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
+    let sandbox_url = format!("http://{}", sandbox.local_addr()?);
+    let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
+    let sandbox_task = tokio::spawn(sandbox.run_until(async move {
+        let _ = sandbox_stopped.await;
+    }));
+    let config = contact_gateway::demo::gateway_config(
+        &sandbox_url,
+        &credentials,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    );
+    let gateway = contact_gateway::app::GatewayServer::bind(&config).await?;
+    let graphql = format!("http://{}/graphql", gateway.local_addr()?);
+    let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
+    let gateway_task = tokio::spawn(gateway.run_until(async move {
+        let _ = gateway_stopped.await;
+    }));
+    let body = serde_json::json!({
+        "query": "{ contacts(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount edges { node { id displayName emails { address } phones { number } } } } }"
+    });
+    let report = load(cli, move |client| {
+        let graphql = graphql.clone();
+        let body = body.clone();
+        async move {
+            let response = client.post(&graphql).json(&body).send().await?;
+            let ok = response.status().is_success();
+            let answer: serde_json::Value = response.json().await?;
+            Ok(ok && answer.get("errors").is_none())
+        }
+    })
+    .await;
+    let stats: serde_json::Value = reqwest::get(format!("{sandbox_url}/_sandbox/stats"))
+        .await?
+        .json()
+        .await?;
+    let upstream_total = stats["total"].as_f64().unwrap_or(0.0);
+    println!("workload: gateway-contacts (contacts first 50 by creation, all four sources, {latency_ms} ms upstream latency)");
+    report.print();
+    println!(
+        "upstream requests per query: {:.2} (warm-up included)",
+        upstream_total / (report.requests + report.warm_up_requests).max(1) as f64
+    );
+    println!(
+        "peak RSS of the process (sandbox, gateway and load generator): {} kB",
+        peak_rss_kb()
+    );
+    let _ = stop_gateway.send(());
+    let _ = stop_sandbox.send(());
+    gateway_task.await??;
+    sandbox_task.await??;
+    Ok(())
+}
+
+/// `VmHWM` from `/proc/self/status`, or 0 where it is not available.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmHWM:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// The outcome of one load run.
 struct Report {
     requests: usize,
+    /// Requests sent during the warm-up, which are not measured.
+    warm_up_requests: usize,
     failures: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
@@ -128,6 +211,7 @@ where
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut failures = 0usize;
+            let mut warm_up = 0usize;
             loop {
                 let sent = Instant::now();
                 if sent >= deadline {
@@ -139,22 +223,27 @@ where
                     if !ok {
                         failures += 1;
                     }
+                } else {
+                    warm_up += 1;
                 }
             }
-            (latencies, failures)
+            (latencies, failures, warm_up)
         }));
     }
     let mut latencies = Vec::new();
     let mut failures = 0;
+    let mut warm_up_requests = 0;
     for task in tasks {
-        if let Ok((task_latencies, task_failures)) = task.await {
+        if let Ok((task_latencies, task_failures, task_warm_up)) = task.await {
             latencies.extend(task_latencies);
             failures += task_failures;
+            warm_up_requests += task_warm_up;
         }
     }
     latencies.sort_unstable();
     Report {
         requests: latencies.len(),
+        warm_up_requests,
         failures,
         elapsed: measure,
         latencies,
