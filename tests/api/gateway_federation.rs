@@ -317,6 +317,19 @@ async fn walking_every_source_in_every_order_yields_the_sandbox_data_once_in_ord
 }
 
 #[tokio::test]
+async fn walking_everything_one_and_seven_at_a_time_by_creation_time() {
+    // Newest first is an order every source pages natively, so small pages
+    // over all 2,400 contacts stay affordable in a debug build.
+    let gateway = spawn_gateway().await;
+    let expected = expected_order(everything(&gateway.sandbox).await, "CREATED_AT", true);
+    let order = json!({ "field": "CREATED_AT", "direction": "DESC" });
+    for first in [1, 7] {
+        let got = walk(&gateway, first, order.clone(), Value::Null).await;
+        assert_same(&got, &expected, &format!("CREATED_AT desc first={first}"));
+    }
+}
+
+#[tokio::test]
 async fn walking_with_a_filter_pushed_down_for_some_sources_only_matches_too() {
     let gateway = spawn_gateway().await;
     let all = everything(&gateway.sandbox).await;
