@@ -623,4 +623,91 @@ mod tests {
             by_time
         ));
     }
+
+    /// A stand-in upstream whose records include one without a last name:
+    /// Winnerr sorts it first (empty text), the gateway by its display name.
+    async fn spawn_stub_with_a_nameless_contact() -> Winnerr {
+        use axum::extract::Query;
+        use std::collections::HashMap;
+        let records = serde_json::json!([
+            {"id": "contact_1", "firstName": "Zed", "lastName": null, "createdAt": "2024-01-01T00:00:00Z"},
+            {"id": "contact_2", "firstName": "Ann", "lastName": "Adams", "createdAt": "2024-01-02T00:00:00Z"},
+            {"id": "contact_4", "firstName": "Bo", "lastName": "Baker", "createdAt": "2024-01-03T00:00:00Z"},
+            {"id": "contact_3", "firstName": "Al", "lastName": "Young", "createdAt": "2024-01-04T00:00:00Z"}
+        ]);
+        let list = move |Query(params): Query<HashMap<String, String>>| {
+            let records = records.as_array().cloned().unwrap_or_default();
+            async move {
+                // The stub's cursor is a plain offset.
+                let start: usize = params
+                    .get("cursor")
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                let limit: usize = params
+                    .get("limit")
+                    .and_then(|l| l.parse().ok())
+                    .unwrap_or(25);
+                let end = records.len().min(start + limit);
+                let more = end < records.len();
+                axum::Json(serde_json::json!({
+                    "success": true,
+                    "data": records[start..end],
+                    "pagination": {"hasMore": more, "nextCursor": more.then(|| end.to_string()),
+                        "total": records.len(), "limit": limit}
+                }))
+            }
+        };
+        let router = axum::Router::new().route("/contacts", axum::routing::get(list));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let config = crate::config::SourceConfig {
+            kind: KIND,
+            base_url: format!("http://{address}"),
+            timeout: std::time::Duration::from_secs(5),
+            max_concurrent_requests: 4,
+            credentials: crate::config::SourceCredentials::Winnerr {
+                token: crate::config::Secret::new("t"),
+            },
+        };
+        let upstream = std::sync::Arc::new(crate::upstream::Upstream::new(&[config]));
+        Winnerr::new(upstream, crate::config::Secret::new("t"))
+    }
+
+    #[tokio::test]
+    async fn a_contact_without_last_name_switches_the_list_to_a_local_sort() {
+        let adapter = spawn_stub_with_a_nameless_contact().await;
+        let mut query = query(ContactFilter::default(), ContactOrder::default());
+        query.limit = 2;
+        let page = adapter.list(&query).await.unwrap();
+        let ids = |page: &ListPage| -> Vec<String> {
+            page.entries
+                .iter()
+                .map(|e| e.contact.source_id.clone())
+                .collect()
+        };
+        assert_eq!(ids(&page), vec!["contact_2", "contact_4"]);
+        assert!(page.has_more);
+        assert_eq!(page.total, Some(4));
+        query.after = Some(page.entries[1].position.clone());
+        let page = adapter.list(&query).await.unwrap();
+        // "zed" (the display name) sorts after "young".
+        assert_eq!(ids(&page), vec!["contact_3", "contact_1"]);
+        assert!(!page.has_more);
+
+        // The same upstream ordered by creation time needs no local sort.
+        let mut by_time = query.clone();
+        by_time.order = ContactOrder {
+            field: OrderField::CreatedAt,
+            direction: Direction::Asc,
+        };
+        by_time.after = None;
+        let page = adapter.list(&by_time).await.unwrap();
+        assert_eq!(ids(&page), vec!["contact_1", "contact_2"]);
+        assert!(
+            !Position::decode(&page.entries[1].position, by_time.order)
+                .unwrap()
+                .local
+        );
+    }
 }
