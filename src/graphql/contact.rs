@@ -78,8 +78,9 @@ pub struct Address {
     pub country: Option<String>,
 }
 
-/// A person in one of the upstream systems.
-pub struct ContactObject(pub domain::Contact);
+/// A person in one of the upstream systems. Shared, so that a contact reached
+/// through several fields of one response is never copied.
+pub struct ContactObject(pub std::sync::Arc<domain::Contact>);
 
 /// A person in one of the upstream systems. Fields a source does not have are
 /// null or empty; nothing is invented.

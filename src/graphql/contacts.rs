@@ -163,7 +163,7 @@ impl ContactEdge {
 
     /// The contact.
     async fn node(&self) -> ContactObject {
-        ContactObject((*self.node).clone())
+        ContactObject(self.node.clone())
     }
 }
 
@@ -186,7 +186,7 @@ impl ContactConnection {
     async fn nodes(&self) -> Vec<ContactObject> {
         self.edges
             .iter()
-            .map(|e| ContactObject((*e.node).clone()))
+            .map(|e| ContactObject(e.node.clone()))
             .collect()
     }
 
@@ -306,7 +306,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
         .feed_many(
             edges
                 .iter()
-                .map(|e| (e.node.global_id(), Ok((*e.node).clone()))),
+                .map(|e| (e.node.global_id(), Ok(e.node.clone()))),
         )
         .await;
     Ok(ContactConnection {
@@ -472,7 +472,7 @@ impl MutationRoot {
             .await
             .map_err(|e| error::source_error(&e))?;
         Ok(ContactPayload {
-            contact: ContactObject(contact),
+            contact: ContactObject(Arc::new(contact)),
             client_mutation_id: input.client_mutation_id,
         })
     }
@@ -499,7 +499,7 @@ impl MutationRoot {
             .await
             .map_err(|e| error::source_error(&e))?;
         Ok(ContactPayload {
-            contact: ContactObject(contact),
+            contact: ContactObject(Arc::new(contact)),
             client_mutation_id: input.client_mutation_id,
         })
     }

@@ -34,13 +34,13 @@ impl ContactLoader {
 pub type LoadResult<T> = Result<T, Arc<SourceError>>;
 
 impl Loader<GlobalId> for ContactLoader {
-    type Value = LoadResult<Contact>;
+    type Value = LoadResult<Arc<Contact>>;
     type Error = Arc<SourceError>;
 
     async fn load(
         &self,
         keys: &[GlobalId],
-    ) -> Result<HashMap<GlobalId, LoadResult<Contact>>, Self::Error> {
+    ) -> Result<HashMap<GlobalId, LoadResult<Arc<Contact>>>, Self::Error> {
         let mut by_source: HashMap<SourceKind, Vec<String>> = HashMap::new();
         for key in keys.iter().filter(|k| k.node_type == NodeType::Contact) {
             by_source
@@ -61,7 +61,10 @@ impl Loader<GlobalId> for ContactLoader {
                 Ok(found) => {
                     for (id, contact) in ids.into_iter().zip(found) {
                         if let Some(contact) = contact {
-                            loaded.insert(GlobalId::new(NodeType::Contact, kind, id), Ok(contact));
+                            loaded.insert(
+                                GlobalId::new(NodeType::Contact, kind, id),
+                                Ok(Arc::new(contact)),
+                            );
                         }
                     }
                 }

@@ -310,6 +310,37 @@ pub(super) async fn get_contact(
     })))
 }
 
+/// Reads the body of a write, after checking the credentials once without the
+/// write lock, so a refused caller never makes the emulator wait on an upload.
+async fn authenticated_body(
+    state: &EmulatorState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ErrorAnswer> {
+    {
+        let data = state.store.read();
+        authenticate(&data, headers, OrganizationHeader::Required)?;
+    }
+    read_body(body).await
+}
+
+/// The checks every write to one contact makes under the write lock, in the
+/// emulator's order: credentials again (they may have changed while the body
+/// arrived), then the body, then the contact's existence in the caller's org.
+fn open_contact_write(
+    data: &DjangoCrmData,
+    headers: &HeaderMap,
+    bytes: &[u8],
+    id: &str,
+) -> Result<(Caller, ParsedBody), ErrorAnswer> {
+    let caller = authenticate(data, headers, OrganizationHeader::Required)?;
+    let parsed = parse_write_body(headers, bytes)?;
+    if data.contact_in(&caller.organization_id, id).is_none() {
+        return Err(not_found());
+    }
+    Ok((caller, parsed))
+}
+
 /// `PUT /api/contacts/{uuid}/`
 pub(super) async fn update_contact(
     State(state): State<EmulatorState>,
@@ -318,17 +349,9 @@ pub(super) async fn update_contact(
     body: Body,
 ) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CONTACT_ID_SEGMENT).ok_or_else(django_not_found_page)?;
-    {
-        let data = state.store.read();
-        authenticate(&data, &headers, OrganizationHeader::Required)?;
-    }
-    let bytes = read_body(body).await?;
+    let bytes = authenticated_body(&state, &headers, body).await?;
     let mut data = state.store.write();
-    let caller = authenticate(&data, &headers, OrganizationHeader::Required)?;
-    let parsed = parse_write_body(&headers, &bytes)?;
-    if data.contact_in(&caller.organization_id, &id).is_none() {
-        return Err(not_found());
-    }
+    let (caller, parsed) = open_contact_write(&data, &headers, &bytes, &id)?;
     let changes = validate_contact(&parsed.fields, parsed.from_form, WriteMode::Update)
         .map_err(validation_errors)?;
     apply_changes(&mut data, &caller, &id, changes).map_err(validation_errors)?;
@@ -368,17 +391,9 @@ pub(super) async fn add_comment_or_attachment(
     body: Body,
 ) -> Result<Response, ErrorAnswer> {
     let id = path_id(&uri, CONTACT_ID_SEGMENT).ok_or_else(django_not_found_page)?;
-    {
-        let data = state.store.read();
-        authenticate(&data, &headers, OrganizationHeader::Required)?;
-    }
-    let bytes = read_body(body).await?;
+    let bytes = authenticated_body(&state, &headers, body).await?;
     let mut data = state.store.write();
-    let caller = authenticate(&data, &headers, OrganizationHeader::Required)?;
-    let parsed = parse_write_body(&headers, &bytes)?;
-    if data.contact_in(&caller.organization_id, &id).is_none() {
-        return Err(not_found());
-    }
+    let (caller, parsed) = open_contact_write(&data, &headers, &bytes, &id)?;
     let files = attachment_files(&parsed);
     let comment = if parsed.fields.contains_key("comment") {
         Some(validate_comment(&parsed.fields).map_err(validation_errors)?)
