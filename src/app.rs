@@ -17,19 +17,21 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::config::{GatewayConfig, SourceCredentials};
-use crate::graphql::{build_schema, GatewaySchema, RequestLoaders};
+use crate::config::{GatewayConfig, LoaderSettings, SourceCredentials};
+use crate::graphql::{build_schema, GatewaySchema};
+use crate::loaders::RequestLoaders;
 use crate::sources::djangocrm::DjangoCrm;
 use crate::sources::opentoclose::OpenToClose;
 use crate::sources::spark::Spark;
 use crate::sources::winnerr::Winnerr;
-use crate::sources::Source;
+use crate::sources::SourceSet;
 use crate::upstream::Upstream;
 
 /// Everything a request handler needs, shared by all requests.
 pub struct Gateway {
     pub schema: GatewaySchema,
-    pub sources: Vec<Arc<dyn Source>>,
+    pub sources: SourceSet,
+    pub loaders: LoaderSettings,
     pub upstream: Arc<Upstream>,
 }
 
@@ -45,33 +47,33 @@ impl Gateway {
     /// Builds the upstream client and one adapter per configured source.
     pub fn build(config: &GatewayConfig) -> Result<Gateway, AppError> {
         let upstream = Arc::new(Upstream::new(&config.sources));
-        let mut sources: Vec<Arc<dyn Source>> = Vec::new();
+        let mut sources = SourceSet::default();
         for source in &config.sources {
             let upstream = upstream.clone();
-            let adapter: Arc<dyn Source> = match &source.credentials {
+            match &source.credentials {
                 SourceCredentials::OpenToClose { api_token } => {
-                    Arc::new(OpenToClose::new(upstream, api_token.clone()))
+                    sources.add_opentoclose(OpenToClose::new(upstream, api_token.clone()))
                 }
                 SourceCredentials::DjangoCrm {
                     token,
                     organization_id,
-                } => Arc::new(DjangoCrm::new(
+                } => sources.add_djangocrm(DjangoCrm::new(
                     upstream,
                     token.clone(),
                     organization_id.clone(),
                 )),
                 SourceCredentials::Winnerr { token } => {
-                    Arc::new(Winnerr::new(upstream, token.clone()))
+                    sources.add_winnerr(Winnerr::new(upstream, token.clone()))
                 }
                 SourceCredentials::Spark { token, user_agent } => {
-                    Arc::new(Spark::new(upstream, token.clone(), user_agent.clone()))
+                    sources.add_spark(Spark::new(upstream, token.clone(), user_agent.clone()))
                 }
-            };
-            sources.push(adapter);
+            }
         }
         Ok(Gateway {
             schema: build_schema(&config.limits, sources.clone()),
             sources,
+            loaders: config.loaders,
             upstream,
         })
     }
@@ -117,7 +119,7 @@ async fn graphql_get(
 async fn execute(gateway: &Gateway, request: GraphQLRequest) -> GraphQLResponse {
     let request = request
         .into_inner()
-        .data(RequestLoaders::new(&gateway.sources));
+        .data(RequestLoaders::new(&gateway.sources, gateway.loaders));
     gateway.schema.execute(request).await.into()
 }
 

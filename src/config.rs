@@ -101,7 +101,70 @@ pub struct FileConfig {
     #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
+    pub loaders: LoaderSettings,
+    #[serde(default)]
+    pub lists: ListSettings,
+    #[serde(default)]
     pub sources: SourcesFile,
+}
+
+/// How the per-request dataloaders batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoaderSettings {
+    /// `false` turns batching and per-request memoisation off: every resolver
+    /// makes its own upstream call. Only useful as a baseline for benchmarks.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How long a loader waits for more keys before it sends a batch, in
+    /// microseconds. The runtime's timer rounds this up to whole milliseconds,
+    /// so any value below 1000 waits until the next timer tick.
+    #[serde(default)]
+    pub batch_delay_us: u64,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for LoaderSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            batch_delay_us: 0,
+        }
+    }
+}
+
+/// How lists that a source cannot sort are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListSettings {
+    /// How long a source's fully read and locally sorted list is reused for
+    /// the following pages of the same list, in milliseconds; 0 reads the
+    /// whole list again for every page. A write through the gateway to the
+    /// source drops that source's lists at once.
+    #[serde(default = "default_snapshot_ttl_ms")]
+    pub sorted_snapshot_ttl_ms: u64,
+    /// The most contacts all kept lists of one source may hold together.
+    #[serde(default = "default_snapshot_max_contacts")]
+    pub sorted_snapshot_max_contacts: u64,
+}
+
+fn default_snapshot_ttl_ms() -> u64 {
+    30_000
+}
+fn default_snapshot_max_contacts() -> u64 {
+    50_000
+}
+
+impl Default for ListSettings {
+    fn default() -> Self {
+        Self {
+            sorted_snapshot_ttl_ms: default_snapshot_ttl_ms(),
+            sorted_snapshot_max_contacts: default_snapshot_max_contacts(),
+        }
+    }
 }
 
 fn default_listen() -> SocketAddr {
@@ -210,6 +273,8 @@ pub struct SparkFile {
 pub struct GatewayConfig {
     pub listen: SocketAddr,
     pub limits: Limits,
+    pub loaders: LoaderSettings,
+    pub lists: ListSettings,
     pub sources: Vec<SourceConfig>,
 }
 
@@ -331,6 +396,8 @@ impl GatewayConfig {
         Ok(GatewayConfig {
             listen,
             limits: file.limits,
+            loaders: file.loaders,
+            lists: file.lists,
             sources,
         })
     }

@@ -8,7 +8,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::config::{GatewayConfig, Limits, Secret, SourceConfig, SourceCredentials};
+use crate::config::{
+    GatewayConfig, Limits, ListSettings, LoaderSettings, Secret, SourceConfig, SourceCredentials,
+};
 use crate::domain::SourceKind;
 use crate::sandbox::Credentials;
 
@@ -29,6 +31,8 @@ pub fn gateway_config(
     GatewayConfig {
         listen,
         limits: Limits::default(),
+        loaders: LoaderSettings::default(),
+        lists: ListSettings::default(),
         sources: vec![
             source(
                 SourceKind::OpenToClose,

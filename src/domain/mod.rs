@@ -1,14 +1,18 @@
 //! The unified model every source maps into: contacts, their emails, phones and
 //! addresses, and the opaque global ids that name them. No I/O happens here.
 
+pub mod activity;
 pub mod ids;
 pub mod phone;
+pub mod property;
 pub mod query;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use self::activity::{Activity, ActivityKind};
 pub use self::ids::{GlobalId, GlobalIdError, NodeType};
+pub use self::property::{Property, PropertyContact};
 pub use self::query::{ContactFilter, ContactInput, ContactOrder, Direction, OrderField, SortKey};
 
 /// The upstream systems the gateway aggregates.
@@ -82,6 +86,10 @@ pub struct Contact {
     pub updated_at: Option<DateTime<Utc>>,
     /// The upstream record exactly as the upstream sent it.
     pub raw: serde_json::Value,
+    /// Every activity of the contact, when the upstream answer that produced
+    /// this contact carried them (a Winnerr list with `include=activities`, a
+    /// Django-CRM detail); `None` when it did not.
+    pub activities: Option<std::sync::Arc<Vec<Activity>>>,
 }
 
 impl Contact {
@@ -107,6 +115,7 @@ impl Contact {
             created_at: None,
             updated_at: None,
             raw,
+            activities: None,
         }
     }
 

@@ -208,4 +208,29 @@ impl ContactObject {
     async fn raw(&self) -> async_graphql::Json<serde_json::Value> {
         async_graphql::Json(self.0.raw.clone())
     }
+
+    /// The Open To Close properties this contact is linked to, with its role
+    /// on each; empty for contacts of other sources.
+    async fn properties(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+    ) -> async_graphql::Result<Vec<super::property::PropertyContactObject>> {
+        super::property::contact_properties(ctx, &self.0).await
+    }
+
+    /// The contact's activities, newest first: Winnerr activities, Django-CRM
+    /// comments and attachments; empty for sources that keep none.
+    async fn activities(
+        &self,
+        ctx: &async_graphql::Context<'_>,
+        #[graphql(desc = "Page size (default 20, at most the configured maximum).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "The `endCursor` of the previous page.")] after: Option<String>,
+        #[graphql(desc = "Only activities of these types (default: all).")] types: Option<
+            Vec<super::activity::ActivityTypeEnum>,
+        >,
+    ) -> async_graphql::Result<super::activity::ActivityConnection> {
+        super::activity::contact_activities(ctx, &self.0, first, after, types).await
+    }
 }

@@ -12,30 +12,28 @@ use crate::domain::{
     SourceKind,
 };
 use crate::federation::{self, FederatedQuery};
-use crate::sources::{Source, SourceError};
+use crate::sources::{Source, SourceError, SourceSet};
 
 /// The configured sources, shared by every request.
 #[derive(Clone)]
 pub struct SourceRegistry {
-    pub sources: Vec<Arc<dyn Source>>,
+    pub sources: SourceSet,
     pub max_page_size: usize,
 }
 
 impl SourceRegistry {
-    fn get(&self, kind: SourceKind) -> Result<&Arc<dyn Source>> {
-        self.sources
-            .iter()
-            .find(|s| s.kind() == kind)
-            .ok_or_else(|| {
-                bad_input(format!(
-                    "source {} is not configured in this gateway",
-                    kind.as_str()
-                ))
-            })
+    /// The configured source of this kind, or a client error naming it.
+    pub fn get(&self, kind: SourceKind) -> Result<&Arc<dyn Source>> {
+        self.sources.get(kind).ok_or_else(|| {
+            bad_input(format!(
+                "source {} is not configured in this gateway",
+                kind.as_str()
+            ))
+        })
     }
 }
 
-fn bad_input(message: String) -> async_graphql::Error {
+pub(crate) fn bad_input(message: String) -> async_graphql::Error {
     use async_graphql::ErrorExtensions;
     async_graphql::Error::new(message).extend_with(|_, e| e.set("code", codes::BAD_USER_INPUT))
 }
@@ -248,7 +246,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
             }
             kinds
         }
-        None => registry.sources.iter().map(|s| s.kind()).collect(),
+        None => registry.sources.all.iter().map(|s| s.kind()).collect(),
     };
     let filter: ContactFilter = args.filter.map(Into::into).unwrap_or_default();
     if let (Some(after), Some(before)) = (filter.created_after, filter.created_before) {
@@ -271,7 +269,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
     };
     let page = if backward {
         federation::list_contacts_backward(
-            &registry.sources,
+            &registry.sources.all,
             &query,
             count,
             args.before.as_deref(),
@@ -279,7 +277,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
         )
         .await
     } else {
-        federation::list_contacts(&registry.sources, &query).await
+        federation::list_contacts(&registry.sources.all, &query).await
     }
     .map_err(|e| {
         bad_input(
@@ -448,13 +446,14 @@ pub struct DeleteContactPayload {
     pub client_mutation_id: Option<String>,
 }
 
-/// The root of all mutations.
-pub struct MutationRoot;
+/// The contact mutations.
+#[derive(Default)]
+pub struct ContactMutations;
 
 /// Writes to the sources. Each source's write rules are checked before any
 /// upstream call; an error names the offending field.
-#[Object(name = "Mutation")]
-impl MutationRoot {
+#[Object]
+impl ContactMutations {
     /// Creates a contact in the given source.
     async fn create_contact(
         &self,

@@ -3,56 +3,52 @@
 //! Per request the HTTP layer adds [`RequestLoaders`] to the request data;
 //! resolvers read through them.
 
+pub mod activity;
 pub mod contact;
 pub mod contacts;
 pub mod error;
+pub mod operations;
+pub mod property;
 
-use std::sync::Arc;
+use async_graphql::{
+    Context, EmptySubscription, Interface, MergedObject, Object, Result, Schema, ID,
+};
 
-use async_graphql::dataloader::DataLoader;
-use async_graphql::{Context, EmptySubscription, Interface, Object, Result, Schema, ID};
-
+use self::activity::{ActivityMutations, ActivityObject};
 use self::contact::{ContactObject, SourceEnum};
 use self::contacts::{
-    ContactConnection, ContactFilterInput, ContactOrderInput, ContactsArgs, MutationRoot,
+    ContactConnection, ContactFilterInput, ContactMutations, ContactOrderInput, ContactsArgs,
     SourceRegistry,
 };
+use self::operations::{ContactOperationMutations, MyContactQueries};
+use self::property::{PropertyMutations, PropertyObject, PropertyQueries};
 use crate::config::Limits;
 use crate::domain::{GlobalId, NodeType};
-use crate::loaders::ContactLoader;
-use crate::sources::Source;
+pub use crate::loaders::RequestLoaders;
+use crate::sources::SourceSet;
 
 /// The gateway's schema type.
 pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema over the configured sources. It holds no per-request state.
-pub fn build_schema(limits: &Limits, sources: Vec<Arc<dyn Source>>) -> GatewaySchema {
-    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
-        .data(SourceRegistry {
-            sources,
-            max_page_size: limits.max_page_size,
-        })
-        .limit_depth(limits.max_query_depth)
-        .limit_complexity(limits.max_query_complexity)
-        .finish()
+pub fn build_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(SourceRegistry {
+        sources,
+        max_page_size: limits.max_page_size,
+    })
+    .limit_depth(limits.max_query_depth)
+    .limit_complexity(limits.max_query_complexity)
+    .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&Limits::default(), Vec::new()).sdl()
-}
-
-/// The loaders of one GraphQL request.
-pub struct RequestLoaders {
-    pub contacts: DataLoader<ContactLoader>,
-}
-
-impl RequestLoaders {
-    pub fn new(sources: &[Arc<dyn Source>]) -> Self {
-        Self {
-            contacts: DataLoader::new(ContactLoader::new(sources), tokio::spawn),
-        }
-    }
+    build_schema(&Limits::default(), SourceSet::default()).sdl()
 }
 
 /// An object with a global id.
@@ -61,14 +57,34 @@ impl RequestLoaders {
 pub enum Node {
     /// A contact.
     Contact(ContactObject),
+    /// An Open To Close property.
+    Property(PropertyObject),
+    /// An activity of a contact.
+    Activity(ActivityObject),
 }
 
 /// The root of all queries.
-pub struct QueryRoot;
+#[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(ContactQueries, PropertyQueries, MyContactQueries);
+
+/// The root of all mutations.
+#[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    ContactMutations,
+    PropertyMutations,
+    ActivityMutations,
+    ContactOperationMutations,
+);
 
 /// The entry points for reading contacts and other nodes.
-#[Object(name = "Query")]
-impl QueryRoot {
+#[derive(Default)]
+pub struct ContactQueries;
+
+/// The entry points for reading contacts and other nodes.
+#[Object]
+impl ContactQueries {
     /// Fetches any object by its global id; null when it does not exist.
     async fn node(
         &self,
@@ -156,11 +172,12 @@ impl QueryRoot {
 async fn load_node(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>> {
     match id.node_type {
         NodeType::Contact => Ok(load_contact(ctx, id).await?.map(Node::Contact)),
-        NodeType::Property | NodeType::Activity => Ok(None),
+        NodeType::Property => Ok(property::load_property(ctx, id).await?.map(Node::Property)),
+        NodeType::Activity => Ok(activity::load_activity(ctx, id).await?.map(Node::Activity)),
     }
 }
 
-async fn load_contact(ctx: &Context<'_>, id: GlobalId) -> Result<Option<ContactObject>> {
+pub(crate) async fn load_contact(ctx: &Context<'_>, id: GlobalId) -> Result<Option<ContactObject>> {
     let loaders = ctx.data::<RequestLoaders>()?;
     match loaders.contacts.load_one(id).await {
         Ok(None) => Ok(None),

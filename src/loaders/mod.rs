@@ -7,14 +7,66 @@
 //! **Architecture Invariant:** resolvers reach sources only through loaders
 //! (or, for writes, through the mutation helpers); never straight to HTTP.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+pub mod activity;
+pub mod property;
 
-use async_graphql::dataloader::Loader;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::join_all;
 
+use crate::config::LoaderSettings;
 use crate::domain::{Contact, GlobalId, NodeType, SourceKind};
-use crate::sources::{Source, SourceError};
+use crate::sources::{Source, SourceError, SourceSet};
+
+/// The loaders of one GraphQL request. Built per request, so nothing one
+/// request loaded is ever served to another.
+pub struct RequestLoaders {
+    pub settings: LoaderSettings,
+    /// Contacts by global id.
+    pub contacts: DataLoader<ContactLoader, HashMapCache>,
+    /// Properties and the links between properties and contacts.
+    pub property: property::PropertyLoaders,
+    /// Activities of contacts.
+    pub activity: activity::ActivityLoaders,
+}
+
+impl RequestLoaders {
+    pub fn new(sources: &SourceSet, settings: LoaderSettings) -> Self {
+        Self {
+            settings,
+            contacts: data_loader(ContactLoader::new(&sources.all), settings),
+            property: property::PropertyLoaders::new(sources, settings),
+            activity: activity::ActivityLoaders::new(sources, settings),
+        }
+    }
+
+    /// Whether data nested in an earlier answer (a contact inside a property
+    /// link, a contact's activities inside a list) may serve later fields.
+    /// Off only when loaders are switched off, for the baseline benchmark.
+    pub fn reuse_nested(&self) -> bool {
+        self.settings.enabled
+    }
+}
+
+/// A dataloader with the configured batching. With loaders switched off it
+/// loads each key on its own, at once, and remembers nothing.
+pub fn data_loader<K, L>(loader: L, settings: LoaderSettings) -> DataLoader<L, HashMapCache>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
+    let loader = DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default());
+    if settings.enabled {
+        loader.delay(Duration::from_micros(settings.batch_delay_us))
+    } else {
+        loader.enable_all_cache(false);
+        loader.max_batch_size(1)
+    }
+}
 
 /// Loads contacts by global id.
 pub struct ContactLoader {

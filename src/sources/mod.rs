@@ -130,8 +130,53 @@ pub fn page_of_sorted(
     })
 }
 
-/// The adapters that are configured, by kind.
-pub type Sources = Vec<Arc<dyn Source>>;
+/// The configured adapters: each as a [`Source`], and typed for the
+/// operations only its upstream offers (properties, activities, tags, bulk
+/// updates, transfers).
+#[derive(Clone, Default)]
+pub struct SourceSet {
+    /// Every configured source, in configuration order.
+    pub all: Vec<Arc<dyn Source>>,
+    pub opentoclose: Option<Arc<opentoclose::OpenToClose>>,
+    pub djangocrm: Option<Arc<djangocrm::DjangoCrm>>,
+    pub winnerr: Option<Arc<winnerr::Winnerr>>,
+    pub spark: Option<Arc<spark::Spark>>,
+}
+
+impl SourceSet {
+    /// The configured source of this kind.
+    pub fn get(&self, kind: SourceKind) -> Option<&Arc<dyn Source>> {
+        self.all.iter().find(|source| source.kind() == kind)
+    }
+
+    /// Adds Open To Close.
+    pub fn add_opentoclose(&mut self, adapter: opentoclose::OpenToClose) {
+        let adapter = Arc::new(adapter);
+        self.all.push(adapter.clone());
+        self.opentoclose = Some(adapter);
+    }
+
+    /// Adds Django-CRM.
+    pub fn add_djangocrm(&mut self, adapter: djangocrm::DjangoCrm) {
+        let adapter = Arc::new(adapter);
+        self.all.push(adapter.clone());
+        self.djangocrm = Some(adapter);
+    }
+
+    /// Adds Winnerr.
+    pub fn add_winnerr(&mut self, adapter: winnerr::Winnerr) {
+        let adapter = Arc::new(adapter);
+        self.all.push(adapter.clone());
+        self.winnerr = Some(adapter);
+    }
+
+    /// Adds Spark.
+    pub fn add_spark(&mut self, adapter: spark::Spark) {
+        let adapter = Arc::new(adapter);
+        self.all.push(adapter.clone());
+        self.spark = Some(adapter);
+    }
+}
 
 /// Failures of a source operation, already classified for clients.
 #[derive(Debug, Clone, thiserror::Error)]
