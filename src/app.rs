@@ -48,26 +48,27 @@ impl Gateway {
     pub fn build(config: &GatewayConfig) -> Result<Gateway, AppError> {
         let upstream = Arc::new(Upstream::new(&config.sources));
         let mut sources = SourceSet::default();
+        let lists = config.lists;
         for source in &config.sources {
             let upstream = upstream.clone();
             match &source.credentials {
-                SourceCredentials::OpenToClose { api_token } => {
-                    sources.add_opentoclose(OpenToClose::new(upstream, api_token.clone()))
-                }
+                SourceCredentials::OpenToClose { api_token } => sources.add_opentoclose(
+                    OpenToClose::new(upstream, api_token.clone()).with_list_settings(lists),
+                ),
                 SourceCredentials::DjangoCrm {
                     token,
                     organization_id,
-                } => sources.add_djangocrm(DjangoCrm::new(
-                    upstream,
-                    token.clone(),
-                    organization_id.clone(),
-                )),
+                } => sources.add_djangocrm(
+                    DjangoCrm::new(upstream, token.clone(), organization_id.clone())
+                        .with_list_settings(lists),
+                ),
                 SourceCredentials::Winnerr { token } => {
                     sources.add_winnerr(Winnerr::new(upstream, token.clone()))
                 }
-                SourceCredentials::Spark { token, user_agent } => {
-                    sources.add_spark(Spark::new(upstream, token.clone(), user_agent.clone()))
-                }
+                SourceCredentials::Spark { token, user_agent } => sources.add_spark(
+                    Spark::new(upstream, token.clone(), user_agent.clone())
+                        .with_list_settings(lists),
+                ),
             }
         }
         Ok(Gateway {

@@ -505,4 +505,30 @@ mod tests {
             "source `winnerr`: environment variable `W_TOKEN` is not set"
         );
     }
+
+    #[test]
+    fn loader_and_list_settings_default_and_read_from_the_file() {
+        let config =
+            GatewayConfig::from_toml(FILE, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
+        assert_eq!(config.loaders, LoaderSettings::default());
+        assert!(config.loaders.enabled);
+        assert_eq!(config.lists, ListSettings::default());
+        let file = format!(
+            "{FILE}\n[loaders]\nenabled = false\nbatch_delay_us = 250\n[lists]\nsorted_snapshot_ttl_ms = 0\n"
+        );
+        let config =
+            GatewayConfig::from_toml(&file, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
+        assert_eq!(
+            config.loaders,
+            LoaderSettings {
+                enabled: false,
+                batch_delay_us: 250
+            }
+        );
+        assert_eq!(config.lists.sorted_snapshot_ttl_ms, 0);
+        let typo = format!("{FILE}\n[loaders]\nbatch_delay = 1\n");
+        let error =
+            GatewayConfig::from_toml(&typo, "bad.toml", &env(&[("W_TOKEN", "x")])).unwrap_err();
+        assert!(error.to_string().contains("batch_delay"), "{error}");
+    }
 }

@@ -118,6 +118,19 @@ struct Endpoint {
     timeout: Duration,
     permits: Arc<Semaphore>,
     sent: AtomicU64,
+    /// How many writes (anything but GET and HEAD) have finished, failed or
+    /// been abandoned; see [`Upstream::write_generation`].
+    writes: AtomicU64,
+}
+
+/// Counts a write as finished when dropped, so that a write abandoned halfway
+/// (its caller went away) still counts: it may have reached the upstream.
+struct WriteMark<'a>(&'a AtomicU64);
+
+impl Drop for WriteMark<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// The shared HTTP client with one endpoint per configured source.
@@ -144,6 +157,7 @@ impl Upstream {
                         timeout: source.timeout,
                         permits: Arc::new(Semaphore::new(source.max_concurrent_requests)),
                         sent: AtomicU64::new(0),
+                        writes: AtomicU64::new(0),
                     },
                 )
             })
@@ -156,6 +170,16 @@ impl Upstream {
         self.endpoints
             .get(&source)
             .map_or(0, |endpoint| endpoint.sent.load(Ordering::Relaxed))
+    }
+
+    /// Changes whenever a write to `source` through this gateway has finished
+    /// (or failed, or been abandoned). Data read while the value stayed the
+    /// same reflects every earlier write made through the gateway; data read
+    /// under an older value may not.
+    pub fn write_generation(&self, source: SourceKind) -> u64 {
+        self.endpoints
+            .get(&source)
+            .map_or(0, |endpoint| endpoint.writes.load(Ordering::Acquire))
     }
 
     /// Sends `request` to `source`, waiting for a concurrency permit first. The
@@ -177,6 +201,7 @@ impl Upstream {
             message,
         };
         let url = format!("{}{}", endpoint.base_url, request.path);
+        let is_write = !matches!(request.method, Method::GET | Method::HEAD);
         let mut query = request.query;
         let mut builder = self.http.request(request.method, &url);
         for credential in &request.credentials {
@@ -215,6 +240,7 @@ impl Upstream {
                 source_kind: source,
             })?;
         endpoint.sent.fetch_add(1, Ordering::Relaxed);
+        let _write_mark = is_write.then(|| WriteMark(&endpoint.writes));
         let timeout = endpoint.timeout;
         let exchange = async {
             let response = builder

@@ -1,17 +1,29 @@
-//! Benchmarks: start servers in-process on loopback, drive them with a small
-//! closed-loop load generator, and print throughput and latency percentiles.
+//! Benchmarks: start servers on loopback, drive them with a small closed-loop
+//! load generator, and print throughput, latency percentiles, upstream
+//! requests per query and peak memory.
 //!
 //! `cargo run --release --bin bench -- sandbox-get` measures the sandbox alone
 //! on a single-contact GET, the cheapest request it serves, to show it can
-//! never be the bottleneck of a gateway benchmark. `gateway-contacts` measures
-//! the gateway's federated `contacts` list in front of a sandbox with latency.
+//! never be the bottleneck of a gateway benchmark. The gateway workloads start
+//! the sandbox in this process with the chosen latency and the real
+//! `contact-gateway serve` binary as a child process (so that its peak RSS is
+//! its own), configured with the chosen loader settings:
+//!
+//! - `gateway-contacts`: the first 50 contacts of all four sources by creation.
+//! - `w1`: the property board, 50 properties with each linked contact.
+//! - `contact-by-id`: one contact by id, where there is nothing to batch; run
+//!   it with and without `--no-loaders` to see what the loader path costs.
 
+use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use contact_gateway::sandbox::{SandboxOptions, SandboxServer};
+use contact_gateway::sandbox::{Credentials, SandboxOptions, SandboxServer};
 
 #[derive(Debug, Parser)]
 #[command(name = "bench", about = "contact-gateway benchmarks")]
@@ -24,6 +36,18 @@ struct BenchCli {
     /// Seconds of measurement after a one-second warm-up.
     #[arg(long, default_value_t = 5, global = true)]
     seconds: u64,
+    /// Latency of every upstream, in milliseconds (gateway workloads).
+    #[arg(long, default_value_t = 5, global = true)]
+    latency_ms: u64,
+    /// Turn the dataloaders off: one upstream call per resolver (the baseline).
+    #[arg(long, global = true)]
+    no_loaders: bool,
+    /// The loaders' batching delay, in microseconds.
+    #[arg(long, default_value_t = 0, global = true)]
+    batch_delay_us: u64,
+    /// Concurrent requests the gateway sends to each upstream.
+    #[arg(long, default_value_t = 16, global = true)]
+    max_concurrent_requests: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -31,12 +55,16 @@ enum Workload {
     /// Single-contact GETs against the Open To Close emulator, 0 ms latency.
     SandboxGet,
     /// The first 50 contacts of all four sources by creation time, through the gateway.
-    GatewayContacts {
-        /// Latency of every upstream, in milliseconds.
-        #[arg(long, default_value_t = 5)]
-        latency_ms: u64,
-    },
+    GatewayContacts,
+    /// W1, the property board: 50 properties, each with its linked contacts.
+    W1,
+    /// One Open To Close contact by id through the gateway.
+    ContactById,
 }
+
+const GATEWAY_CONTACTS: &str = "{ contacts(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount edges { node { id displayName emails { address } phones { number } } } } }";
+
+const W1: &str = "{ properties(first: 50) { nodes { title contacts { role primary contact { displayName emails { address } phones { number } } } } } }";
 
 fn main() -> anyhow::Result<()> {
     let cli = BenchCli::parse();
@@ -46,7 +74,22 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         match cli.workload {
             Workload::SandboxGet => sandbox_get(&cli).await,
-            Workload::GatewayContacts { latency_ms } => gateway_contacts(&cli, latency_ms).await,
+            Workload::GatewayContacts => {
+                gateway_workload(&cli, "gateway-contacts", GATEWAY_CONTACTS.to_string()).await
+            }
+            Workload::W1 => gateway_workload(&cli, "w1", W1.to_string()).await,
+            Workload::ContactById => {
+                let id = contact_gateway::domain::GlobalId::new(
+                    contact_gateway::domain::NodeType::Contact,
+                    contact_gateway::domain::SourceKind::OpenToClose,
+                    "42",
+                )
+                .encode();
+                let query = format!(
+                    "{{ contact(id: \"{id}\") {{ id displayName emails {{ address }} }} }}"
+                );
+                gateway_workload(&cli, "contact-by-id", query).await
+            }
         }
     })
 }
@@ -73,12 +116,127 @@ async fn sandbox_get(cli: &BenchCli) -> anyhow::Result<()> {
     .await;
     println!("workload: sandbox-get (GET /opentoclose/v1/contacts/{{id}}, 0 ms latency)");
     report.print();
+    println!(
+        "peak RSS of the process (sandbox and load generator): {} kB",
+        peak_rss_kb("self")
+    );
     let _ = stop.send(());
     serving.await??;
     Ok(())
 }
 
-async fn gateway_contacts(cli: &BenchCli, latency_ms: u64) -> anyhow::Result<()> {
+/// The gateway as a child process; killed when dropped.
+struct GatewayProcess {
+    child: Child,
+    graphql_url: String,
+    _config_dir: TempDir,
+}
+
+impl Drop for GatewayProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory removed when dropped.
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Starts `contact-gateway serve` (next to this binary) in front of the sandbox.
+fn start_gateway(
+    cli: &BenchCli,
+    sandbox_url: &str,
+    credentials: &Credentials,
+) -> anyhow::Result<GatewayProcess> {
+    let binary = std::env::current_exe()?
+        .parent()
+        .context("the bench binary has no directory")?
+        .join("contact-gateway");
+    anyhow::ensure!(
+        binary.exists(),
+        "{} is missing: build it first with `cargo build --release`",
+        binary.display()
+    );
+    let dir = std::env::temp_dir().join(format!("contact-gateway-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let dir = TempDir(dir);
+    let config_path = dir.0.join("gateway.toml");
+    let concurrency = cli.max_concurrent_requests;
+    let config = format!(
+        r#"listen = "127.0.0.1:0"
+
+[loaders]
+enabled = {enabled}
+batch_delay_us = {delay}
+
+[sources.opentoclose]
+base_url = "{sandbox_url}/opentoclose/v1"
+api_token_env = "BENCH_OPENTOCLOSE_API_TOKEN"
+max_concurrent_requests = {concurrency}
+
+[sources.djangocrm]
+base_url = "{sandbox_url}/djangocrm/api"
+token_env = "BENCH_DJANGOCRM_TOKEN"
+organization_id_env = "BENCH_DJANGOCRM_ORGANIZATION_ID"
+max_concurrent_requests = {concurrency}
+
+[sources.winnerr]
+base_url = "{sandbox_url}/winnerr/v1"
+token_env = "BENCH_WINNERR_TOKEN"
+max_concurrent_requests = {concurrency}
+
+[sources.spark]
+base_url = "{sandbox_url}/spark/v1"
+token_env = "BENCH_SPARK_TOKEN"
+user_agent = "{user_agent}"
+max_concurrent_requests = {concurrency}
+"#,
+        enabled = !cli.no_loaders,
+        delay = cli.batch_delay_us,
+        user_agent = credentials.spark.user_agent,
+    );
+    std::fs::write(&config_path, config)?;
+    let mut child = Command::new(&binary)
+        .arg("serve")
+        .arg("--config")
+        .arg(&config_path)
+        .env(
+            "BENCH_OPENTOCLOSE_API_TOKEN",
+            &credentials.opentoclose.api_token,
+        )
+        .env("BENCH_DJANGOCRM_TOKEN", &credentials.djangocrm.token)
+        .env(
+            "BENCH_DJANGOCRM_ORGANIZATION_ID",
+            &credentials.djangocrm.organization_id,
+        )
+        .env("BENCH_WINNERR_TOKEN", &credentials.winnerr.token)
+        .env("BENCH_SPARK_TOKEN", &credentials.spark.token)
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", binary.display()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut first_line = String::new();
+    BufReader::new(stdout).read_line(&mut first_line)?;
+    let graphql_url = first_line
+        .trim()
+        .strip_prefix("GraphiQL: ")
+        .with_context(|| format!("unexpected gateway output `{}`", first_line.trim()))?
+        .to_string();
+    Ok(GatewayProcess {
+        child,
+        graphql_url,
+        _config_dir: dir,
+    })
+}
+
+async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::Result<()> {
+    let latency_ms = cli.latency_ms;
     let options = SandboxOptions {
         latency_ms,
         ..SandboxOptions::default()
@@ -90,20 +248,22 @@ async fn gateway_contacts(cli: &BenchCli, latency_ms: u64) -> anyhow::Result<()>
     let sandbox_task = tokio::spawn(sandbox.run_until(async move {
         let _ = sandbox_stopped.await;
     }));
-    let config = contact_gateway::demo::gateway_config(
-        &sandbox_url,
-        &credentials,
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    let gateway = start_gateway(cli, &sandbox_url, &credentials)?;
+    let body = serde_json::json!({ "query": query });
+    // One query first, to fail loudly on an error rather than measure errors.
+    let client = reqwest::Client::new();
+    let answer: serde_json::Value = client
+        .post(&gateway.graphql_url)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    anyhow::ensure!(
+        answer.get("errors").is_none(),
+        "the workload's query failed: {answer}"
     );
-    let gateway = contact_gateway::app::GatewayServer::bind(&config).await?;
-    let graphql = format!("http://{}/graphql", gateway.local_addr()?);
-    let (stop_gateway, gateway_stopped) = tokio::sync::oneshot::channel::<()>();
-    let gateway_task = tokio::spawn(gateway.run_until(async move {
-        let _ = gateway_stopped.await;
-    }));
-    let body = serde_json::json!({
-        "query": "{ contacts(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount edges { node { id displayName emails { address } phones { number } } } } }"
-    });
+    let graphql = gateway.graphql_url.clone();
     let report = load(cli, move |client| {
         let graphql = graphql.clone();
         let body = body.clone();
@@ -115,31 +275,37 @@ async fn gateway_contacts(cli: &BenchCli, latency_ms: u64) -> anyhow::Result<()>
         }
     })
     .await;
-    let stats: serde_json::Value = reqwest::get(format!("{sandbox_url}/_sandbox/stats"))
+    let stats: serde_json::Value = client
+        .get(format!("{sandbox_url}/_sandbox/stats"))
+        .send()
         .await?
         .json()
         .await?;
     let upstream_total = stats["total"].as_f64().unwrap_or(0.0);
-    println!("workload: gateway-contacts (contacts first 50 by creation, all four sources, {latency_ms} ms upstream latency)");
+    println!(
+        "workload: {name} ({latency_ms} ms upstream latency, loaders {}, batch delay {} us, {} concurrent requests per upstream)",
+        if cli.no_loaders { "off" } else { "on" },
+        cli.batch_delay_us,
+        cli.max_concurrent_requests
+    );
     report.print();
     println!(
-        "upstream requests per query: {:.2} (warm-up included)",
-        upstream_total / (report.requests + report.warm_up_requests).max(1) as f64
+        "upstream requests per query: {:.2}",
+        upstream_total / (report.requests + report.warm_up_requests + 1).max(1) as f64
     );
     println!(
-        "peak RSS of the process (sandbox, gateway and load generator): {} kB",
-        peak_rss_kb()
+        "peak RSS of the gateway process: {} kB",
+        peak_rss_kb(&gateway.child.id().to_string())
     );
-    let _ = stop_gateway.send(());
+    drop(gateway);
     let _ = stop_sandbox.send(());
-    gateway_task.await??;
     sandbox_task.await??;
     Ok(())
 }
 
-/// `VmHWM` from `/proc/self/status`, or 0 where it is not available.
-fn peak_rss_kb() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// `VmHWM` from `/proc/<process>/status`, or 0 where it is not available.
+fn peak_rss_kb(process: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{process}/status"))
         .ok()
         .and_then(|status| {
             status

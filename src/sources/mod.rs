@@ -10,6 +10,7 @@
 
 pub mod djangocrm;
 pub mod opentoclose;
+pub mod snapshot;
 pub mod spark;
 pub mod winnerr;
 
@@ -100,6 +101,16 @@ pub fn page_of_sorted(
 ) -> Result<ListPage, SourceError> {
     all.retain(|contact| query.filter.matches(contact));
     all.sort_by(|a, b| query.order.compare(a, b));
+    page_of_sorted_slice(source_kind, &all, query)
+}
+
+/// The stretch after `query.after` (an offset) of a list already filtered and
+/// sorted in `query.order`.
+pub fn page_of_sorted_slice(
+    source_kind: SourceKind,
+    sorted: &[Contact],
+    query: &ListQuery,
+) -> Result<ListPage, SourceError> {
     let start = match &query.after {
         None => 0,
         Some(position) => position
@@ -111,16 +122,15 @@ pub fn page_of_sorted(
                 upstream_status: None,
             })?,
     };
-    let total = all.len();
+    let total = sorted.len();
+    let start = start.min(total);
     let end = total.min(start.saturating_add(query.limit.max(1)));
-    let entries = all
-        .into_iter()
+    let entries = sorted[start..end]
+        .iter()
         .enumerate()
-        .skip(start)
-        .take(end.saturating_sub(start))
         .map(|(index, contact)| ListEntry {
-            contact,
-            position: (index + 1).to_string(),
+            contact: contact.clone(),
+            position: (start + index + 1).to_string(),
         })
         .collect();
     Ok(ListPage {

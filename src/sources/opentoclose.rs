@@ -18,8 +18,11 @@
 //!   by id rather than by first name, places contacts without a last name
 //!   together instead of under their first name, and takes a single key. So
 //!   every matching record is read (100 per request, until an empty page) and
-//!   sorted locally with [`page_of_sorted`]. Having read everything, these
-//!   lists know and report the exact `total`.
+//!   sorted locally, and the sorted list is kept as a [`SortedSnapshot`] for
+//!   the following pages. Having read everything, these lists know and report
+//!   the exact `total`.
+//!
+//! [`SortedSnapshot`]: super::snapshot
 //!
 //! # Filter pushdown
 //! Only what the upstream matches at least as broadly as
@@ -64,11 +67,11 @@ use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Map, Value};
 
+use super::snapshot::SortedSnapshots;
 use super::{
-    page_of_sorted, parse_json, status_error, ListEntry, ListPage, ListQuery, SharedUpstream,
-    Source, SourceError,
+    parse_json, status_error, ListEntry, ListPage, ListQuery, SharedUpstream, Source, SourceError,
 };
-use crate::config::Secret;
+use crate::config::{ListSettings, Secret};
 use crate::domain::query::{is_phone_search, national_digits};
 use crate::domain::{
     Address, Contact, ContactFilter, ContactInput, ContactOrder, Direction, Email, OrderField,
@@ -95,15 +98,23 @@ const STORED_FIELDS: [&str; 4] = ["firstName", "lastName", "email", "phone"];
 pub struct OpenToClose {
     upstream: SharedUpstream,
     api_token: Secret,
+    snapshots: SortedSnapshots,
 }
 
 impl OpenToClose {
     /// An adapter sending its requests through `upstream` with `api_token`.
     pub fn new(upstream: SharedUpstream, api_token: Secret) -> Self {
         Self {
+            snapshots: SortedSnapshots::new(KIND, upstream.clone(), ListSettings::default()),
             upstream,
             api_token,
         }
+    }
+
+    /// Uses `settings` for the lists this adapter sorts itself.
+    pub fn with_list_settings(mut self, settings: ListSettings) -> Self {
+        self.snapshots = SortedSnapshots::new(KIND, self.upstream.clone(), settings);
+        self
     }
 
     fn request(&self, method: Method, path: String) -> UpstreamRequest {
@@ -195,12 +206,20 @@ impl OpenToClose {
     ) -> Result<ListPage, SourceError> {
         // Checked before reading, so that a foreign cursor costs no request.
         parse_position(query.after.as_deref())?;
+        self.snapshots.page(query, self.read_all(&parameters)).await
+    }
+
+    /// Every record the pushed-down parameters let through, page by page.
+    async fn read_all(
+        &self,
+        parameters: &[(&'static str, String)],
+    ) -> Result<Vec<Contact>, SourceError> {
         let mut all = Vec::new();
         let mut offset = 0u64;
         for _ in 0..MAX_FULL_READ_PAGES {
-            let records = self.fetch_page(&parameters, offset, MAX_PAGE_SIZE).await?;
+            let records = self.fetch_page(parameters, offset, MAX_PAGE_SIZE).await?;
             if records.is_empty() {
-                return page_of_sorted(KIND, all, query);
+                return Ok(all);
             }
             offset += records.len() as u64;
             for record in records {

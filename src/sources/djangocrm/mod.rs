@@ -36,11 +36,12 @@ use self::mapping::{
     assignee_ids, graphql_field, is_uuid, map_contact, map_contact_body, unstorable_fields,
     write_body,
 };
+use super::snapshot::SortedSnapshots;
 use super::{
     page_of_sorted, parse_json, status_error, ListPage, ListQuery, SharedUpstream, Source,
     SourceError,
 };
-use crate::config::Secret;
+use crate::config::{ListSettings, Secret};
 use crate::domain::{Contact, ContactInput, SourceKind};
 use crate::upstream::{Credential, UpstreamRequest, UpstreamResponse};
 
@@ -58,15 +59,23 @@ pub struct DjangoCrm {
     /// a leaked token it names the data, so it travels as a credential and
     /// stays out of every message.
     organization_id: Secret,
+    snapshots: SortedSnapshots,
 }
 
 impl DjangoCrm {
     pub fn new(upstream: SharedUpstream, token: Secret, organization_id: Secret) -> Self {
         Self {
+            snapshots: SortedSnapshots::new(KIND, upstream.clone(), ListSettings::default()),
             upstream,
             authorization: Secret::new(format!("Bearer {}", token.expose())),
             organization_id,
         }
+    }
+
+    /// Uses `settings` for the lists this adapter sorts itself.
+    pub fn with_list_settings(mut self, settings: ListSettings) -> Self {
+        self.snapshots = SortedSnapshots::new(KIND, self.upstream.clone(), settings);
+        self
     }
 
     fn request(&self, method: Method, path: String) -> UpstreamRequest {
@@ -268,8 +277,7 @@ impl Source for DjangoCrm {
                 return page_of_sorted(KIND, Vec::new(), query);
             }
         }
-        let all = self.read_all(query).await?;
-        page_of_sorted(KIND, all, query)
+        self.snapshots.page(query, self.read_all(query)).await
     }
 
     fn check_create(&self, input: &ContactInput) -> Result<(), SourceError> {

@@ -58,8 +58,9 @@ use self::listing::{
     Pushdown,
 };
 use self::mapping::{is_spark_id, map_contact, record_id};
-use super::{page_of_sorted, ListEntry, ListPage, ListQuery, SharedUpstream, Source, SourceError};
-use crate::config::Secret;
+use super::snapshot::SortedSnapshots;
+use super::{ListEntry, ListPage, ListQuery, SharedUpstream, Source, SourceError};
+use crate::config::{ListSettings, Secret};
 use crate::domain::{Contact, ContactInput, Direction, SourceKind};
 use crate::upstream::{Credential, UpstreamRequest, UpstreamResponse};
 
@@ -81,15 +82,23 @@ pub struct Spark {
     /// `Bearer TOKEN`, the whole `Authorization` value.
     authorization: Secret,
     user_agent: String,
+    snapshots: SortedSnapshots,
 }
 
 impl Spark {
     pub fn new(upstream: SharedUpstream, token: Secret, user_agent: String) -> Self {
         Self {
+            snapshots: SortedSnapshots::new(KIND, upstream.clone(), ListSettings::default()),
             upstream,
             authorization: Secret::new(format!("Bearer {}", token.expose())),
             user_agent,
         }
+    }
+
+    /// Uses `settings` for the lists this adapter sorts itself.
+    pub fn with_list_settings(mut self, settings: ListSettings) -> Self {
+        self.snapshots = SortedSnapshots::new(KIND, self.upstream.clone(), settings);
+        self
     }
 
     fn request(&self, method: Method, path: String) -> UpstreamRequest {
@@ -236,14 +245,15 @@ impl Spark {
                 Position::After(_) => None,
             },
         };
-        let all = self
-            .fetch_all(pushed.filter_parameter(None).as_deref())
-            .await?;
         let offset_query = ListQuery {
             after: offset,
             ..query.clone()
         };
-        let mut page = page_of_sorted(KIND, all, &offset_query)?;
+        let filter = pushed.filter_parameter(None);
+        let mut page = self
+            .snapshots
+            .page(&offset_query, self.fetch_all(filter.as_deref()))
+            .await?;
         for entry in &mut page.entries {
             let offset = entry.position.parse().unwrap_or_default();
             entry.position = Position::Sorted(offset).encode();
