@@ -10,6 +10,14 @@
 //! [limits]
 //! max_page_size = 100
 //!
+//! [loaders]
+//! enabled = true        # false: one upstream call per resolver (benchmark baseline)
+//! batch_delay_us = 0
+//!
+//! [lists]
+//! sorted_snapshot_ttl_ms = 30000
+//! sorted_snapshot_max_contacts = 50000
+//!
 //! [sources.opentoclose]
 //! base_url = "http://127.0.0.1:9000/opentoclose/v1"
 //! api_token_env = "OPENTOCLOSE_API_TOKEN"
