@@ -101,7 +101,12 @@ impl PropertyObject {
         role: Option<String>,
     ) -> Result<Vec<PropertyContactObject>> {
         let loaders = ctx.data::<RequestLoaders>()?;
-        let links = match loaders.property.links.load_one(self.0.source_id.clone()).await {
+        let links = match loaders
+            .property
+            .links
+            .load_one(self.0.source_id.clone())
+            .await
+        {
             Ok(Some(Ok(links))) => links,
             Ok(None) => return Ok(Vec::new()),
             Ok(Some(Err(error))) | Err(error) => return Err(error::source_error(&error)),
@@ -298,8 +303,8 @@ impl PropertyQueries {
             .map_err(|e| error::source_error(&e))?;
         let has_next_page = window.properties.len() > first;
         window.properties.truncate(first);
-        let total = (window.reached_end && !has_next_page)
-            .then(|| offset + window.properties.len() as u64);
+        let total =
+            (window.reached_end && !has_next_page).then(|| offset + window.properties.len() as u64);
         let edges: Vec<PropertyEdge> = window
             .properties
             .into_iter()
@@ -607,7 +612,8 @@ fn contact_source_id(id: &ID) -> Result<String> {
     if global_id.source != SourceKind::OpenToClose {
         let error = error::source_error(&SourceError::Unsupported {
             source_kind: global_id.source,
-            operation: "links to Open To Close properties (only Open To Close contacts can be linked)",
+            operation:
+                "links to Open To Close properties (only Open To Close contacts can be linked)",
         });
         return Err(error.extend_with(|_, extensions| extensions.set("field", "contactId")));
     }
@@ -626,10 +632,9 @@ fn parse_start_date(date: Option<&str>) -> Result<Option<NaiveDate>> {
         return Ok(None);
     };
     let well_formed = date.len() == 10
-        && date
-            .bytes()
-            .enumerate()
-            .all(|(index, byte)| matches!(index, 4 | 7) == (byte == b'-') && (byte == b'-' || byte.is_ascii_digit()));
+        && date.bytes().enumerate().all(|(index, byte)| {
+            matches!(index, 4 | 7) == (byte == b'-') && (byte == b'-' || byte.is_ascii_digit())
+        });
     well_formed
         .then(|| NaiveDate::parse_from_str(date, "%Y-%m-%d").ok())
         .flatten()
@@ -674,7 +679,13 @@ mod tests {
     fn cursors_round_trip_and_reject_others() {
         assert_eq!(decode_cursor(&encode_cursor(0)), Some(0));
         assert_eq!(decode_cursor(&encode_cursor(150)), Some(150));
-        for bad in ["", "abc", &URL_SAFE_NO_PAD.encode("properties:"), &URL_SAFE_NO_PAD.encode("properties:-1"), &URL_SAFE_NO_PAD.encode("contacts:1")] {
+        for bad in [
+            "",
+            "abc",
+            &URL_SAFE_NO_PAD.encode("properties:"),
+            &URL_SAFE_NO_PAD.encode("properties:-1"),
+            &URL_SAFE_NO_PAD.encode("contacts:1"),
+        ] {
             assert_eq!(decode_cursor(bad), None, "{bad}");
         }
     }
@@ -687,7 +698,13 @@ mod tests {
         );
         assert_eq!(parse_start_date(None).unwrap(), None);
         assert_eq!(parse_start_date(Some(" ")).unwrap(), None);
-        for bad in ["2024-1-15", "2024-02-30", "15/01/2024", "2024-01-15T00:00:00Z", "20240115ab"] {
+        for bad in [
+            "2024-1-15",
+            "2024-02-30",
+            "15/01/2024",
+            "2024-01-15T00:00:00Z",
+            "20240115ab",
+        ] {
             assert!(parse_start_date(Some(bad)).is_err(), "{bad}");
         }
     }

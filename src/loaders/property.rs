@@ -168,7 +168,10 @@ impl Loader<String> for PropertyLinksLoader {
     type Value = LoadResult<Links>;
     type Error = Arc<SourceError>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, LoadResult<Links>>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, LoadResult<Links>>, Self::Error> {
         let Some(source) = &self.source else {
             return Err(not_configured());
         };
@@ -245,7 +248,10 @@ impl Loader<String> for ContactLinksLoader {
     type Value = LoadResult<Links>;
     type Error = Arc<SourceError>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, LoadResult<Links>>, Self::Error> {
+    async fn load(
+        &self,
+        keys: &[String],
+    ) -> Result<HashMap<String, LoadResult<Links>>, Self::Error> {
         let index = if self.build_once {
             self.index.get_or_init(|| self.build_index()).await.clone()
         } else {
@@ -254,9 +260,10 @@ impl Loader<String> for ContactLinksLoader {
         Ok(keys
             .iter()
             .map(|contact_id| {
-                let value = index.as_ref().map_err(Clone::clone).map(|index| {
-                    Arc::new(index.get(contact_id).cloned().unwrap_or_default())
-                });
+                let value = index
+                    .as_ref()
+                    .map_err(Clone::clone)
+                    .map(|index| Arc::new(index.get(contact_id).cloned().unwrap_or_default()));
                 (contact_id.clone(), value)
             })
             .collect())

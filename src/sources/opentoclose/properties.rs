@@ -424,7 +424,8 @@ pub fn map_property(record: Value) -> Result<Property, SourceError> {
         Some(Value::String(price)) => price.trim().parse::<f64>().ok(),
         _ => None,
     };
-    property.created_at = timestamp(&record, "created").or_else(|| timestamp(&record, "created_at"));
+    property.created_at =
+        timestamp(&record, "created").or_else(|| timestamp(&record, "created_at"));
     property.raw = record;
     Ok(property)
 }
@@ -528,7 +529,10 @@ mod tests {
         assert_eq!(property.postal_code.as_deref(), Some("10001"));
         assert_eq!(property.price, Some(1200.0));
         assert!(property.created_at.is_some());
-        assert_eq!(map_property(json!({"id": 1, "price": null})).unwrap().price, None);
+        assert_eq!(
+            map_property(json!({"id": 1, "price": null})).unwrap().price,
+            None
+        );
         for bad in [json!({"title": "x"}), json!([1]), json!({"id": ""})] {
             assert!(matches!(
                 map_property(bad),
@@ -550,10 +554,7 @@ mod tests {
         assert_eq!(link.contact_id, "8");
         assert_eq!(link.role.as_deref(), Some("Buyer"));
         assert_eq!(link.primary, Some(true));
-        assert_eq!(
-            link.start_date,
-            NaiveDate::from_ymd_opt(2024, 2, 1)
-        );
+        assert_eq!(link.start_date, NaiveDate::from_ymd_opt(2024, 2, 1));
         assert_eq!(link.contact.unwrap().first_name.as_deref(), Some("Ann"));
         assert_eq!(link.property.unwrap().title.as_deref(), Some("3 Elm St"));
     }
@@ -581,8 +582,8 @@ mod tests {
 
     #[test]
     fn roles_compare_ignoring_case_and_spaces() {
-        let link = map_property_contact(json!({"contact_id": 1, "role": "Listing Agent"}), "1")
-            .unwrap();
+        let link =
+            map_property_contact(json!({"contact_id": 1, "role": "Listing Agent"}), "1").unwrap();
         assert!(link.has_role(" listing agent"));
         assert!(!link.has_role("Agent"));
     }
