@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::activity::{Activity, ActivityKind};
 pub use self::ids::{GlobalId, GlobalIdError, NodeType};
-pub use self::property::{Property, PropertyContact};
+pub use self::property::{Property, PropertyContact, PropertyContactInput};
 pub use self::query::{ContactFilter, ContactInput, ContactOrder, Direction, OrderField, SortKey};
 
 /// The upstream systems the gateway aggregates.

@@ -1,4 +1,7 @@
-//! Open To Close properties and the links between them and contacts.
+//! Open To Close properties, the links between them and contacts, and the
+//! fields a link write may set.
+
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -61,9 +64,49 @@ pub struct PropertyContact {
     pub start_date: Option<NaiveDate>,
     pub notes: Option<String>,
     /// The full contact, when the upstream nested it in the association.
-    pub contact: Option<Contact>,
+    /// Shared, so that it can serve other paths to the same contact.
+    pub contact: Option<Arc<Contact>>,
     /// The full property, when the upstream nested it in the association.
-    pub property: Option<Property>,
+    pub property: Option<Arc<Property>>,
     /// The upstream record exactly as the upstream sent it.
     pub raw: serde_json::Value,
+}
+
+impl PropertyContact {
+    /// The contact's global id.
+    pub fn contact_global_id(&self) -> GlobalId {
+        GlobalId::new(
+            NodeType::Contact,
+            SourceKind::OpenToClose,
+            self.contact_id.clone(),
+        )
+    }
+
+    /// Whether the link has `role`, compared as the upstream's `role` filter
+    /// does: ignoring case and surrounding spaces.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.role
+            .as_deref()
+            .is_some_and(|own| own.trim().to_lowercase() == role.trim().to_lowercase())
+    }
+}
+
+/// The fields of a link write. Each is a patch: `None` leaves the field as it
+/// is (or unset, on a create), `Some(None)` clears it, `Some(Some(v))` sets it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PropertyContactInput {
+    pub role: Option<Option<String>>,
+    pub primary: Option<bool>,
+    pub start_date: Option<Option<NaiveDate>>,
+    pub notes: Option<Option<String>>,
+}
+
+impl PropertyContactInput {
+    /// Whether the input changes anything.
+    pub fn is_empty(&self) -> bool {
+        self.role.is_none()
+            && self.primary.is_none()
+            && self.start_date.is_none()
+            && self.notes.is_none()
+    }
 }

@@ -210,7 +210,11 @@ impl ContactObject {
     }
 
     /// The Open To Close properties this contact is linked to, with its role
-    /// on each; empty for contacts of other sources.
+    /// on each; empty, at no cost, for contacts of other sources. Costly:
+    /// Open To Close cannot look up a contact's properties, so the first use
+    /// in a request reads every property (one request per 100) and every
+    /// property's links (one request per property); every other contact of
+    /// the same request is then answered from what was read.
     async fn properties(
         &self,
         ctx: &async_graphql::Context<'_>,

@@ -61,6 +61,8 @@
 //! after every occurrence of the key (raw or percent-encoded) is removed, and
 //! nothing here formats a URL.
 
+pub mod properties;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::future::join_all;

@@ -1,0 +1,673 @@
+//! Open To Close properties and property-contact links (seed 001): the
+//! `/properties` and `/properties/{id}/contacts[/{contact_id}]` routes, their
+//! records, and the mapping of their errors.
+//!
+//! # Reads
+//! - Lists are offset paged like contacts, but a page shorter than the
+//!   `limit` asked for ends the list: the gateway never asks for more than the
+//!   upstream's cap of 100 records, and the upstream serves fewer than asked
+//!   only at the end. So a property's links cost one request whenever they fit
+//!   one page, instead of one more request for the empty page.
+//! - There is no multi-property fetch: properties by id are single GETs sent
+//!   at once, bounded by the source's concurrency limit in the upstream layer.
+//! - There is no reverse lookup (from a contact to its properties): finding a
+//!   contact's properties means reading every property and every property's
+//!   links. The loaders do that at most once per GraphQL request.
+//!
+//! # Records (*tolerate*)
+//! A property carries `id`, `title`, `address`, `city`, `state`, `zip_code`
+//! (or `postal_code`), `status`, `price` (a number, or a decimal string) and
+//! `created` (or `created_at`). An association carries `contact_id`, `role`,
+//! `primary`, `start_date` and `notes`, and in the real service also the
+//! nested `contact` and `property` records, which are kept when present. A
+//! flat association without `contact_id` takes the nested contact's id; one
+//! without `property_id` belongs to the property whose route answered it.
+//!
+//! # Writes
+//! `role` may have at most 255 characters and `notes` at most 10,000, as the
+//! upstream stores them; both are checked before any request. A blank role or
+//! note clears it. A 400 naming `contact_id` (an unknown contact, or one
+//! already linked to the property) becomes a client error naming `contactId`.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use futures::future::join_all;
+use reqwest::Method;
+use serde_json::{Map, Value};
+
+use super::{
+    first_problem, is_canonical_id, map_contact, records_of, text, timestamp, unusable,
+    unwrap_data, OpenToClose, KIND, MAX_FULL_READ_PAGES, MAX_PAGE_SIZE, MAX_TEXT_LENGTH,
+};
+use crate::domain::{Property, PropertyContact, PropertyContactInput};
+use crate::sources::{parse_json, status_error, SourceError};
+use crate::upstream::UpstreamResponse;
+
+/// The longest note the upstream stores on a link, in characters.
+const MAX_NOTES_LENGTH: usize = 10_000;
+
+/// A stretch of the property list.
+#[derive(Debug, Clone)]
+pub struct PropertyWindow {
+    /// The properties from the requested offset on, in the upstream's order.
+    pub properties: Vec<Property>,
+    /// Whether the list ended within the window (a short page came back).
+    pub reached_end: bool,
+}
+
+impl OpenToClose {
+    /// Reads up to `count` properties from `offset` on, optionally only those
+    /// with `status` (the upstream matches it ignoring case). Several
+    /// requests only when `count` exceeds one upstream page.
+    pub async fn list_properties(
+        &self,
+        status: Option<&str>,
+        offset: u64,
+        count: usize,
+    ) -> Result<PropertyWindow, SourceError> {
+        let mut properties = Vec::new();
+        while properties.len() < count {
+            let limit = (count - properties.len()).min(MAX_PAGE_SIZE);
+            let page_offset = offset + properties.len() as u64;
+            let mut request = self
+                .request(Method::GET, "/properties".to_string())
+                .query("limit", limit)
+                .query("offset", page_offset);
+            if let Some(status) = status {
+                request = request.query("status", status);
+            }
+            let records = self.list_records(request).await?;
+            let short = records.len() < limit;
+            for record in records {
+                properties.push(map_property(record)?);
+            }
+            if short {
+                return Ok(PropertyWindow {
+                    properties,
+                    reached_end: true,
+                });
+            }
+        }
+        Ok(PropertyWindow {
+            properties,
+            reached_end: false,
+        })
+    }
+
+    /// Reads every property, a full page at a time.
+    pub async fn all_properties(&self) -> Result<Vec<Property>, SourceError> {
+        let mut all = Vec::new();
+        for _ in 0..MAX_FULL_READ_PAGES {
+            let window = self
+                .list_properties(None, all.len() as u64, MAX_PAGE_SIZE)
+                .await?;
+            all.extend(window.properties);
+            if window.reached_end {
+                return Ok(all);
+            }
+        }
+        Err(SourceError::Upstream {
+            source_kind: KIND,
+            message: format!(
+                "the property list did not end after {MAX_FULL_READ_PAGES} pages of {MAX_PAGE_SIZE}"
+            ),
+            upstream_status: Some(200),
+        })
+    }
+
+    /// Fetches properties by upstream id: one entry per id, in order, `None`
+    /// for an id the upstream does not know (or that the gateway never issues).
+    pub async fn properties_by_id(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<Property>>, SourceError> {
+        join_all(ids.iter().map(|id| self.property_by_id(id)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn property_by_id(&self, id: &str) -> Result<Option<Property>, SourceError> {
+        if !is_canonical_id(id) {
+            return Ok(None);
+        }
+        let response = self
+            .upstream
+            .send(KIND, self.request(Method::GET, format!("/properties/{id}")))
+            .await?;
+        match response.status {
+            200 => {
+                let body: Value = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
+                map_property(unwrap_data(body)).map(Some)
+            }
+            404 => Ok(None),
+            _ => Err(self.link_error_from(&response)),
+        }
+    }
+
+    /// Every link of a property, all pages, optionally only those with `role`
+    /// (the upstream matches it ignoring case). An unknown property is `NotFound`.
+    pub async fn property_links(
+        &self,
+        property_id: &str,
+        role: Option<&str>,
+    ) -> Result<Vec<PropertyContact>, SourceError> {
+        if !is_canonical_id(property_id) {
+            return Err(property_not_found(property_id));
+        }
+        let mut links = Vec::new();
+        for _ in 0..MAX_FULL_READ_PAGES {
+            let mut request = self
+                .request(Method::GET, format!("/properties/{property_id}/contacts"))
+                .query("limit", MAX_PAGE_SIZE)
+                .query("offset", links.len());
+            if let Some(role) = role {
+                request = request.query("role", role);
+            }
+            let records = match self.list_records(request).await {
+                Err(SourceError::NotFound { .. }) => return Err(property_not_found(property_id)),
+                other => other?,
+            };
+            let short = records.len() < MAX_PAGE_SIZE;
+            for record in records {
+                links.push(map_property_contact(record, property_id)?);
+            }
+            if short {
+                return Ok(links);
+            }
+        }
+        Err(SourceError::Upstream {
+            source_kind: KIND,
+            message: format!(
+                "the links of property {property_id} did not end after {MAX_FULL_READ_PAGES} pages"
+            ),
+            upstream_status: Some(200),
+        })
+    }
+
+    /// Links a contact to a property (after [`check_link_write`] passed).
+    pub async fn link_contact(
+        &self,
+        property_id: &str,
+        contact_id: &str,
+        input: &PropertyContactInput,
+    ) -> Result<PropertyContact, SourceError> {
+        if !is_canonical_id(property_id) {
+            return Err(property_not_found(property_id));
+        }
+        let mut body = link_body(input);
+        if let Value::Object(map) = &mut body {
+            // The upstream takes the id as an integer; the id is canonical,
+            // so it parses.
+            let id = contact_id
+                .parse::<u64>()
+                .map(Value::from)
+                .unwrap_or_else(|_| Value::String(contact_id.to_string()));
+            map.insert("contact_id".into(), id);
+        }
+        let request = self
+            .request(Method::POST, format!("/properties/{property_id}/contacts"))
+            .json(body);
+        let response = self.upstream.send(KIND, request).await?;
+        match response.status {
+            200 | 201 => self.link_from(&response, property_id),
+            404 => Err(property_not_found(property_id)),
+            _ => Err(self.link_error_from(&response)),
+        }
+    }
+
+    /// Changes the given fields of a link (after [`check_link_write`] passed).
+    pub async fn update_link(
+        &self,
+        property_id: &str,
+        contact_id: &str,
+        input: &PropertyContactInput,
+    ) -> Result<PropertyContact, SourceError> {
+        if !is_canonical_id(property_id) || !is_canonical_id(contact_id) {
+            return Err(link_not_found(property_id, contact_id));
+        }
+        let request = self
+            .request(
+                Method::PUT,
+                format!("/properties/{property_id}/contacts/{contact_id}"),
+            )
+            .json(link_body(input));
+        let response = self.upstream.send(KIND, request).await?;
+        match response.status {
+            200 | 201 => self.link_from(&response, property_id),
+            404 => Err(link_not_found(property_id, contact_id)),
+            _ => Err(self.link_error_from(&response)),
+        }
+    }
+
+    /// Removes a contact from a property; the contact itself stays.
+    pub async fn unlink_contact(
+        &self,
+        property_id: &str,
+        contact_id: &str,
+    ) -> Result<(), SourceError> {
+        if !is_canonical_id(property_id) || !is_canonical_id(contact_id) {
+            return Err(link_not_found(property_id, contact_id));
+        }
+        let request = self.request(
+            Method::DELETE,
+            format!("/properties/{property_id}/contacts/{contact_id}"),
+        );
+        let response = self.upstream.send(KIND, request).await?;
+        match response.status {
+            // The seed's client returns a dict; 204 without a body means the same.
+            200 | 202 | 204 => Ok(()),
+            404 => Err(link_not_found(property_id, contact_id)),
+            _ => Err(self.link_error_from(&response)),
+        }
+    }
+
+    /// Sends a list request and returns its records.
+    async fn list_records(
+        &self,
+        request: crate::upstream::UpstreamRequest,
+    ) -> Result<Vec<Value>, SourceError> {
+        let response = self.upstream.send(KIND, request).await?;
+        if response.status != 200 {
+            return Err(self.link_error_from(&response));
+        }
+        let body: Value = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
+        records_of(body)
+    }
+
+    fn link_from(
+        &self,
+        response: &UpstreamResponse,
+        property_id: &str,
+    ) -> Result<PropertyContact, SourceError> {
+        let body: Value = parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
+        map_property_contact(unwrap_data(body), property_id).map_err(|e| self.scrub_error(e))
+    }
+
+    /// Classifies a non-success answer of the property routes, with the
+    /// upstream's field errors mapped back to GraphQL input field names.
+    fn link_error_from(&self, response: &UpstreamResponse) -> SourceError {
+        let body = serde_json::from_slice::<Value>(&response.body).ok();
+        let message = body
+            .as_ref()
+            .and_then(|body| body.get("message"))
+            .and_then(Value::as_str)
+            .map(|message| self.scrub(message))
+            .filter(|message| !message.trim().is_empty())
+            .unwrap_or_else(|| format!("HTTP {}", response.status));
+        if matches!(response.status, 400 | 422) {
+            if let Some((key, detail)) = body.as_ref().and_then(first_problem) {
+                return SourceError::BadInput {
+                    source_kind: KIND,
+                    field: link_graphql_field(&key).map(str::to_string),
+                    message: format!("{message}: {}: {}", self.scrub(&key), self.scrub(&detail)),
+                    upstream_status: Some(response.status),
+                };
+            }
+        }
+        status_error(KIND, response, message)
+    }
+}
+
+/// Whether `id` is an id of the form Open To Close issues (a positive integer
+/// written without leading zeros), so that other ids are refused before any
+/// request.
+pub fn is_upstream_id(id: &str) -> bool {
+    is_canonical_id(id)
+}
+
+/// Checks a link write against what the upstream stores, before any request.
+pub fn check_link_write(input: &PropertyContactInput) -> Result<(), SourceError> {
+    let too_long = |field: &str, value: &Option<Option<String>>, limit: usize| {
+        let length = value
+            .as_ref()
+            .and_then(Option::as_deref)
+            .map_or(0, |text| text.trim().chars().count());
+        (length > limit).then(|| SourceError::BadInput {
+            source_kind: KIND,
+            field: Some(field.to_string()),
+            message: format!("`{field}` may have at most {limit} characters"),
+            upstream_status: None,
+        })
+    };
+    if let Some(error) = too_long("role", &input.role, MAX_TEXT_LENGTH) {
+        return Err(error);
+    }
+    if let Some(error) = too_long("notes", &input.notes, MAX_NOTES_LENGTH) {
+        return Err(error);
+    }
+    Ok(())
+}
+
+fn property_not_found(id: &str) -> SourceError {
+    SourceError::NotFound {
+        source_kind: KIND,
+        what: format!("property {id}"),
+    }
+}
+
+fn link_not_found(property_id: &str, contact_id: &str) -> SourceError {
+    SourceError::NotFound {
+        source_kind: KIND,
+        what: format!("a link between property {property_id} and contact {contact_id}"),
+    }
+}
+
+/// The GraphQL input field an upstream link or property field came from.
+fn link_graphql_field(upstream_field: &str) -> Option<&'static str> {
+    match upstream_field {
+        "contact_id" => Some("contactId"),
+        "property_id" => Some("propertyId"),
+        "role" => Some("role"),
+        "primary" => Some("primary"),
+        "start_date" => Some("startDate"),
+        "notes" => Some("notes"),
+        "status" => Some("status"),
+        _ => None,
+    }
+}
+
+/// The body of a link write: only the given fields, text trimmed, a blank
+/// or null value clearing the field.
+fn link_body(input: &PropertyContactInput) -> Value {
+    let text = |value: &Option<String>| {
+        value
+            .as_deref()
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+            .map_or(Value::Null, |text| Value::String(text.to_string()))
+    };
+    let mut body = Map::new();
+    if let Some(role) = &input.role {
+        body.insert("role".into(), text(role));
+    }
+    if let Some(primary) = input.primary {
+        body.insert("primary".into(), Value::Bool(primary));
+    }
+    if let Some(start_date) = &input.start_date {
+        let date = start_date.map_or(Value::Null, |date| {
+            Value::String(date.format("%Y-%m-%d").to_string())
+        });
+        body.insert("start_date".into(), date);
+    }
+    if let Some(notes) = &input.notes {
+        body.insert("notes".into(), text(notes));
+    }
+    Value::Object(body)
+}
+
+/// An id as the upstream writes it: a number or a non-empty string.
+fn id_of(value: Option<&Value>) -> Option<String> {
+    match value? {
+        Value::Number(number) => Some(number.to_string()),
+        Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// Maps one Open To Close property record to the unified model.
+pub fn map_property(record: Value) -> Result<Property, SourceError> {
+    if !record.is_object() {
+        return Err(unusable("a property that is not a JSON object"));
+    }
+    let id = id_of(record.get("id")).ok_or_else(|| unusable("property without an id"))?;
+    let mut property = Property::new(id, Value::Null);
+    property.title = text(&record, "title");
+    property.address = text(&record, "address");
+    property.city = text(&record, "city");
+    property.state = text(&record, "state");
+    property.postal_code = text(&record, "zip_code").or_else(|| text(&record, "postal_code"));
+    property.status = text(&record, "status");
+    property.price = match record.get("price") {
+        Some(Value::Number(number)) => number.as_f64(),
+        Some(Value::String(price)) => price.trim().parse::<f64>().ok(),
+        _ => None,
+    };
+    property.created_at =
+        timestamp(&record, "created").or_else(|| timestamp(&record, "created_at"));
+    property.raw = record;
+    Ok(property)
+}
+
+/// Maps one association record, flat or with the contact and property
+/// nested; `route_property_id` is the property whose route answered it.
+pub fn map_property_contact(
+    record: Value,
+    route_property_id: &str,
+) -> Result<PropertyContact, SourceError> {
+    if !record.is_object() {
+        return Err(unusable("a property contact that is not a JSON object"));
+    }
+    let contact = match record.get("contact") {
+        Some(nested) if nested.is_object() => Some(Arc::new(map_contact(nested.clone())?)),
+        _ => None,
+    };
+    let property = match record.get("property") {
+        Some(nested) if nested.is_object() => Some(Arc::new(map_property(nested.clone())?)),
+        _ => None,
+    };
+    let contact_id = id_of(record.get("contact_id"))
+        .or_else(|| contact.as_ref().map(|c| c.source_id.clone()))
+        .ok_or_else(|| unusable("a property contact without a contact id"))?;
+    let property_id = id_of(record.get("property_id"))
+        .or_else(|| property.as_ref().map(|p| p.source_id.clone()))
+        .unwrap_or_else(|| route_property_id.to_string());
+    let primary = match record.get("primary") {
+        Some(Value::Bool(primary)) => Some(*primary),
+        Some(Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Some(true),
+            "false" | "0" | "no" => Some(false),
+            _ => None,
+        },
+        Some(Value::Number(number)) => number.as_u64().map(|n| n != 0),
+        _ => None,
+    };
+    // A date, or a timestamp whose date part is the date.
+    let start_date = text(&record, "start_date").and_then(|date| {
+        date.get(..10)
+            .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
+    });
+    Ok(PropertyContact {
+        property_id,
+        contact_id,
+        role: text(&record, "role"),
+        primary,
+        start_date,
+        notes: text(&record, "notes"),
+        contact,
+        property,
+        raw: record,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+    use serde_json::json;
+
+    fn adapter(token: &str) -> OpenToClose {
+        OpenToClose::new(
+            Arc::new(crate::upstream::Upstream::new(&[])),
+            Secret::new(token),
+        )
+    }
+
+    fn response(status: u16, body: &str) -> UpstreamResponse {
+        UpstreamResponse {
+            status,
+            retry_after: None,
+            content_type: Some("application/json".into()),
+            body: bytes::Bytes::from(body.to_string()),
+        }
+    }
+
+    #[test]
+    fn maps_a_property_record() {
+        let record = json!({
+            "id": 12, "title": "12 Oak St", "address": "12 Oak St", "city": "Miami",
+            "state": "FL", "zip_code": "33101", "status": "Pending", "price": 350000.5,
+            "created": "2024-01-15T10:30:00Z"
+        });
+        let property = map_property(record.clone()).unwrap();
+        assert_eq!(property.source_id, "12");
+        assert_eq!(property.postal_code.as_deref(), Some("33101"));
+        assert_eq!(property.status.as_deref(), Some("Pending"));
+        assert_eq!(property.price, Some(350000.5));
+        assert!(property.created_at.is_some());
+        assert_eq!(property.raw, record);
+    }
+
+    #[test]
+    fn tolerates_alternative_property_shapes() {
+        let property = map_property(json!({
+            "id": "7", "postal_code": "10001", "price": "1200.00", "created_at": "2024-01-15T10:30:00Z"
+        }))
+        .unwrap();
+        assert_eq!(property.source_id, "7");
+        assert_eq!(property.postal_code.as_deref(), Some("10001"));
+        assert_eq!(property.price, Some(1200.0));
+        assert!(property.created_at.is_some());
+        assert_eq!(
+            map_property(json!({"id": 1, "price": null})).unwrap().price,
+            None
+        );
+        for bad in [json!({"title": "x"}), json!([1]), json!({"id": ""})] {
+            assert!(matches!(
+                map_property(bad),
+                Err(SourceError::Upstream { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn maps_the_nested_association_form() {
+        let record = json!({
+            "id": 91, "property_id": 3, "contact_id": 8, "role": "Buyer", "primary": true,
+            "start_date": "2024-02-01", "notes": "Decision maker",
+            "contact": {"id": 8, "first_name": "Ann", "email": "ann@x.com"},
+            "property": {"id": 3, "title": "3 Elm St"}
+        });
+        let link = map_property_contact(record, "3").unwrap();
+        assert_eq!(link.property_id, "3");
+        assert_eq!(link.contact_id, "8");
+        assert_eq!(link.role.as_deref(), Some("Buyer"));
+        assert_eq!(link.primary, Some(true));
+        assert_eq!(link.start_date, NaiveDate::from_ymd_opt(2024, 2, 1));
+        assert_eq!(link.contact.unwrap().first_name.as_deref(), Some("Ann"));
+        assert_eq!(link.property.unwrap().title.as_deref(), Some("3 Elm St"));
+    }
+
+    #[test]
+    fn maps_the_flat_association_form() {
+        let link = map_property_contact(
+            json!({"contact_id": "8", "role": "Seller", "primary": "false", "start_date": "2024-02-01T00:00:00Z"}),
+            "3",
+        )
+        .unwrap();
+        assert_eq!(link.property_id, "3");
+        assert_eq!(link.contact_id, "8");
+        assert_eq!(link.primary, Some(false));
+        assert_eq!(link.start_date, NaiveDate::from_ymd_opt(2024, 2, 1));
+        assert!(link.contact.is_none() && link.property.is_none());
+        // The nested contact names the contact when the flat id is missing.
+        let link = map_property_contact(json!({"contact": {"id": 5}}), "3").unwrap();
+        assert_eq!(link.contact_id, "5");
+        assert!(matches!(
+            map_property_contact(json!({"role": "Buyer"}), "3"),
+            Err(SourceError::Upstream { .. })
+        ));
+    }
+
+    #[test]
+    fn roles_compare_ignoring_case_and_spaces() {
+        let link =
+            map_property_contact(json!({"contact_id": 1, "role": "Listing Agent"}), "1").unwrap();
+        assert!(link.has_role(" listing agent"));
+        assert!(!link.has_role("Agent"));
+    }
+
+    #[test]
+    fn link_bodies_hold_only_the_given_fields() {
+        let input = PropertyContactInput {
+            role: Some(Some(" Buyer ".into())),
+            primary: None,
+            start_date: Some(None),
+            notes: Some(Some("  ".into())),
+        };
+        assert_eq!(
+            link_body(&input),
+            json!({"role": "Buyer", "start_date": null, "notes": null})
+        );
+        let input = PropertyContactInput {
+            primary: Some(true),
+            start_date: Some(NaiveDate::from_ymd_opt(2024, 1, 5)),
+            ..Default::default()
+        };
+        assert_eq!(
+            link_body(&input),
+            json!({"primary": true, "start_date": "2024-01-05"})
+        );
+    }
+
+    #[test]
+    fn link_writes_check_lengths() {
+        let long_role = PropertyContactInput {
+            role: Some(Some("r".repeat(MAX_TEXT_LENGTH + 1))),
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_link_write(&long_role),
+            Err(SourceError::BadInput { field: Some(ref f), .. }) if f == "role"
+        ));
+        let long_notes = PropertyContactInput {
+            notes: Some(Some("n".repeat(MAX_NOTES_LENGTH + 1))),
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_link_write(&long_notes),
+            Err(SourceError::BadInput { field: Some(ref f), .. }) if f == "notes"
+        ));
+        check_link_write(&PropertyContactInput::default()).unwrap();
+    }
+
+    #[test]
+    fn link_field_errors_name_graphql_fields_and_never_the_key() {
+        let token = "s3cret-key";
+        let otc = adapter(token);
+        let body = format!(
+            r#"{{"message":"Bad request","field_errors":{{"contact_id":["Contact 9 is already linked ({token})."]}}}}"#
+        );
+        match otc.link_error_from(&response(400, &body)) {
+            SourceError::BadInput {
+                field,
+                message,
+                upstream_status,
+                ..
+            } => {
+                assert_eq!(field.as_deref(), Some("contactId"));
+                assert!(message.contains("already linked"), "{message}");
+                assert!(!message.contains(token), "{message}");
+                assert_eq!(upstream_status, Some(400));
+            }
+            other => panic!("{other:?}"),
+        }
+        let error = otc.link_error_from(&response(
+            400,
+            r#"{"message":"Bad request","field_errors":{"start_date":["Enter a date."]}}"#,
+        ));
+        assert!(matches!(
+            error,
+            SourceError::BadInput { field: Some(ref f), .. } if f == "startDate"
+        ));
+        assert!(matches!(
+            otc.link_error_from(&response(404, r#"{"message":"Not found"}"#)),
+            SourceError::NotFound { .. }
+        ));
+        assert!(matches!(
+            otc.link_error_from(&response(503, "<html></html>")),
+            SourceError::Unavailable { .. }
+        ));
+    }
+}
