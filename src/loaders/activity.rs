@@ -9,13 +9,15 @@
 //! loader: within one request the detail is then read once, whether it was
 //! asked for as the contact or for its activities (the resolver asks the
 //! contact loader first, see `graphql::activity`). Open To Close and Spark
-//! keep no activities; their keys load an empty list without a request.
+//! keep no activities; their keys load an empty list without a request. A
+//! key asked for again while its load is still running joins that load.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use futures::future::join_all;
+use futures::future::{join_all, BoxFuture, Shared};
+use futures::FutureExt;
 
 use super::{data_loader, LoadResult};
 use crate::config::LoaderSettings;
@@ -33,13 +35,7 @@ pub struct ActivityLoaders {
 impl ActivityLoaders {
     pub fn new(sources: &SourceSet, settings: LoaderSettings) -> Self {
         Self {
-            of_contact: data_loader(
-                ActivitiesOfContactLoader {
-                    winnerr: sources.winnerr.clone(),
-                    djangocrm: sources.djangocrm.clone(),
-                },
-                settings,
-            ),
+            of_contact: data_loader(ActivitiesOfContactLoader::new(sources, settings), settings),
         }
     }
 }
@@ -66,12 +62,54 @@ impl ContactActivities {
 /// Loads every activity of contacts, by contact global id. A contact the
 /// source does not know is left out of the answer.
 pub struct ActivitiesOfContactLoader {
+    fetcher: Arc<ActivityFetcher>,
+    /// The loads this request started, so that a key asked for again while
+    /// its first load is still running (the dataloader caches only finished
+    /// loads, and a resolver level larger than one poll is split into several
+    /// batches) joins that load instead of fetching again. `None` with
+    /// loaders switched off, where nothing is remembered.
+    started: Option<Mutex<HashMap<GlobalId, SharedLoad>>>,
+}
+
+type SharedLoad = Shared<BoxFuture<'static, Option<LoadResult<ContactActivities>>>>;
+
+impl ActivitiesOfContactLoader {
+    fn new(sources: &SourceSet, settings: LoaderSettings) -> Self {
+        Self {
+            fetcher: Arc::new(ActivityFetcher {
+                winnerr: sources.winnerr.clone(),
+                djangocrm: sources.djangocrm.clone(),
+            }),
+            started: settings.enabled.then(Mutex::default),
+        }
+    }
+
+    fn start(&self, key: &GlobalId) -> SharedLoad {
+        let fetch = || {
+            let fetcher = self.fetcher.clone();
+            let key = key.clone();
+            async move { fetcher.fetch(&key).await }.boxed().shared()
+        };
+        match &self.started {
+            None => fetch(),
+            Some(started) => started
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(key.clone())
+                .or_insert_with(fetch)
+                .clone(),
+        }
+    }
+}
+
+/// The adapters activities are read from.
+struct ActivityFetcher {
     winnerr: Option<Arc<Winnerr>>,
     djangocrm: Option<Arc<DjangoCrm>>,
 }
 
-impl ActivitiesOfContactLoader {
-    async fn load_one(&self, key: &GlobalId) -> Option<LoadResult<ContactActivities>> {
+impl ActivityFetcher {
+    async fn fetch(&self, key: &GlobalId) -> Option<LoadResult<ContactActivities>> {
         let id = key.source_id.as_str();
         match key.source {
             SourceKind::Winnerr => {
@@ -116,7 +154,7 @@ impl Loader<GlobalId> for ActivitiesOfContactLoader {
             .iter()
             .filter(|key| key.node_type == NodeType::Contact)
             .collect();
-        let loaded = join_all(keys.iter().map(|key| self.load_one(key))).await;
+        let loaded = join_all(keys.iter().map(|key| self.start(key))).await;
         Ok(keys
             .into_iter()
             .zip(loaded)
