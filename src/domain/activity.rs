@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn newest_first_then_id_with_timeless_last() {
-        let mut list = vec![
+        let mut list = [
             activity("a", Some(1), None),
             activity("z", None, None),
             activity("c", None, Some(5)),

@@ -934,6 +934,14 @@ async fn django_comments_are_written_by_their_author_only() {
         json!({"clientMutationId": null, "deletedId": attachment})
     );
     assert!(!activity_ids(&gateway, &id).await.contains_key(&attachment));
+    // Someone else's, the unknown one and this one: one request each.
+    assert_eq!(
+        gateway
+            .sandbox
+            .route_count("djangocrm", "DELETE", DJANGO_ATTACHMENT)
+            .await,
+        3
+    );
     assert!(
         gateway
             .sandbox
