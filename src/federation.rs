@@ -31,6 +31,9 @@ pub struct FederatedQuery {
     pub order: ContactOrder,
     pub first: usize,
     pub after: Option<String>,
+    /// Passed to every source as [`ListQuery::include_activities`]. It does
+    /// not change which contacts the list holds, so cursors ignore it.
+    pub include_activities: bool,
 }
 
 /// One page of the merged list.
@@ -328,6 +331,7 @@ async fn refill(
                     Position::Start | Position::Done => None,
                 },
                 limit: wanted,
+                include_activities: query.include_activities,
             };
             let source = stream.source.clone();
             async move { source.list_contacts(&list_query).await }
@@ -468,6 +472,7 @@ mod tests {
                 order,
                 first,
                 after: after.clone(),
+                include_activities: false,
             };
             let page = list_contacts(sources, &query).await.unwrap();
             assert!(page.errors.is_empty());
@@ -505,6 +510,7 @@ mod tests {
                             order: Default::default(),
                             after,
                             limit: 1000,
+                            include_activities: false,
                         })
                         .await
                         .unwrap();
@@ -566,6 +572,7 @@ mod tests {
             order,
             first: 0,
             after: None,
+            include_activities: false,
         };
         // From the end, three at a time, back to the start.
         let mut backward = Vec::new();
@@ -597,6 +604,7 @@ mod tests {
             order: Default::default(),
             first: 2,
             after: None,
+            include_activities: false,
         };
         let page = list_contacts(&sources, &query).await.unwrap();
         let cursor = page.edges[1].1.clone();

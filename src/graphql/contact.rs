@@ -223,7 +223,8 @@ impl ContactObject {
     }
 
     /// The contact's activities, newest first: Winnerr activities, Django-CRM
-    /// comments and attachments; empty for sources that keep none.
+    /// comments and attachments; empty for sources that keep none. Null, with
+    /// an error beside the data, when the source fails to list them.
     async fn activities(
         &self,
         ctx: &async_graphql::Context<'_>,
@@ -234,7 +235,7 @@ impl ContactObject {
         #[graphql(desc = "Only activities of these types (default: all).")] types: Option<
             Vec<super::activity::ActivityTypeEnum>,
         >,
-    ) -> async_graphql::Result<super::activity::ActivityConnection> {
+    ) -> async_graphql::Result<Option<super::activity::ActivityConnection>> {
         super::activity::contact_activities(ctx, &self.0, first, after, types).await
     }
 }

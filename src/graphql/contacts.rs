@@ -135,9 +135,9 @@ impl From<&ContactOrderInput> for ContactOrder {
 /// Paging information of a connection.
 #[derive(SimpleObject)]
 pub struct PageInfo {
-    /// Whether contacts follow this page.
+    /// Whether items follow this page.
     pub has_next_page: bool,
-    /// Whether contacts precede this page (true whenever `after` was given).
+    /// Whether items precede this page (true whenever `after` was given).
     pub has_previous_page: bool,
     /// The cursor of the first edge.
     pub start_cursor: Option<String>,
@@ -256,6 +256,18 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
             ));
         }
     }
+    let loaders = ctx.data::<super::RequestLoaders>()?;
+    // A source whose list can carry the contacts' activities is asked for
+    // them in the same request when the page will show them; embedded data is
+    // not used at all with loaders switched off.
+    let look_ahead = ctx.look_ahead();
+    let include_activities = loaders.reuse_nested()
+        && (look_ahead
+            .field("edges")
+            .field("node")
+            .field("activities")
+            .exists()
+            || look_ahead.field("nodes").field("activities").exists());
     let query = FederatedQuery {
         sources,
         filter,
@@ -266,6 +278,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
             .unwrap_or_default(),
         first: count,
         after: args.after.clone(),
+        include_activities,
     };
     let page = if backward {
         federation::list_contacts_backward(
@@ -289,7 +302,6 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
         let server_error = error::source_error(source_error).into_server_error(ctx.item.pos);
         ctx.add_error(ctx.set_error_path(server_error));
     }
-    let loaders = ctx.data::<super::RequestLoaders>()?;
     let edges: Vec<ContactEdge> = page
         .edges
         .into_iter()
@@ -298,13 +310,18 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
             node: Arc::new(contact),
         })
         .collect();
-    // Contacts a list returned are not fetched again by a later lookup in the same request.
+    // Contacts a list returned are not fetched again by a later lookup in the
+    // same request. A contact this request already looked up is kept: a
+    // lookup may carry more than the list (Django-CRM's detail holds the
+    // comments), and replacing it would make a later field fetch it again.
+    let already_loaded = loaders.contacts.get_cached_values::<GlobalId>();
     loaders
         .contacts
         .feed_many(
             edges
                 .iter()
-                .map(|e| (e.node.global_id(), Ok(e.node.clone()))),
+                .map(|e| (e.node.global_id(), Ok(e.node.clone())))
+                .filter(|(id, _)| !matches!(already_loaded.get(id), Some(Ok(_)))),
         )
         .await;
     Ok(ContactConnection {

@@ -14,7 +14,11 @@ pub mod codes {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
+    /// The upstream refused the gateway's own credentials.
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The upstream accepted the gateway's credentials but does not allow
+    /// this operation to its user (such as editing another user's comment).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
     pub const UPSTREAM_ERROR: &str = "UPSTREAM_ERROR";
     pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     pub const UNSUPPORTED_BY_SOURCE: &str = "UNSUPPORTED_BY_SOURCE";
@@ -27,6 +31,7 @@ pub fn source_error(error: &SourceError) -> Error {
         SourceError::BadInput { .. } => codes::BAD_USER_INPUT,
         SourceError::Conflict { .. } => codes::CONFLICT,
         SourceError::Unauthenticated { .. } => codes::UNAUTHENTICATED,
+        SourceError::Forbidden { .. } => codes::FORBIDDEN,
         SourceError::Unavailable { .. } => codes::UPSTREAM_UNAVAILABLE,
         SourceError::Upstream { .. } => codes::UPSTREAM_ERROR,
         SourceError::Unsupported { .. } => codes::UNSUPPORTED_BY_SOURCE,

@@ -69,6 +69,11 @@ pub struct ListQuery {
     /// How many entries the caller wants at most. The adapter may return fewer
     /// (one upstream page), but returns at least one when any remain.
     pub limit: usize,
+    /// Whether the caller will show the contacts' activities. An adapter whose
+    /// list request can carry them (Winnerr's `include=activities`) then asks
+    /// for them in the same request and fills [`Contact::activities`]; the
+    /// others ignore it.
+    pub include_activities: bool,
 }
 
 /// One stretch of a source's contacts.
@@ -218,6 +223,15 @@ pub enum SourceError {
         source_kind: SourceKind,
         upstream_status: u16,
     },
+    /// The upstream accepted the gateway's credentials but does not allow
+    /// this operation to the user they belong to (such as editing a comment
+    /// another user wrote). Unlike `Unauthenticated`, other operations work.
+    #[error("{source_kind}: {message}")]
+    Forbidden {
+        source_kind: SourceKind,
+        message: String,
+        upstream_status: u16,
+    },
     /// The upstream is overloaded, down or unreachable; retrying later may work.
     #[error("{source_kind} is unavailable: {message}")]
     Unavailable {
@@ -249,6 +263,7 @@ impl SourceError {
             | SourceError::BadInput { source_kind, .. }
             | SourceError::Conflict { source_kind, .. }
             | SourceError::Unauthenticated { source_kind, .. }
+            | SourceError::Forbidden { source_kind, .. }
             | SourceError::Unavailable { source_kind, .. }
             | SourceError::Upstream { source_kind, .. }
             | SourceError::Unsupported { source_kind, .. } => *source_kind,
@@ -271,6 +286,9 @@ impl SourceError {
                 upstream_status, ..
             }
             | SourceError::Unauthenticated {
+                upstream_status, ..
+            }
+            | SourceError::Forbidden {
                 upstream_status, ..
             } => Some(*upstream_status),
             SourceError::NotFound { .. } | SourceError::Unsupported { .. } => None,

@@ -1,6 +1,7 @@
 //! The integration-test binary: every test drives real servers over real HTTP
 //! on ephemeral loopback ports.
 
+mod gateway_activities;
 mod gateway_djangocrm;
 mod gateway_federation;
 mod gateway_http;

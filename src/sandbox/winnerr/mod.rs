@@ -75,7 +75,8 @@
 //!   checked. On routes with a contact id, an unknown id is 404 before the
 //!   query or body is validated.
 //! - **Activities:** `GET` returns every activity of the contact, newest first,
-//!   without paging. `POST` requires `type` (EMAIL_SENT, EMAIL_RECEIVED,
+//!   without paging; `include=activities` on the list and the detail embeds
+//!   that same complete list in each contact (no cap). `POST` requires `type` (EMAIL_SENT, EMAIL_RECEIVED,
 //!   PHONE_CALL, MEETING, NOTE, SMS, SHOWING) and a non-empty `description`;
 //!   `scheduledAt` (ISO 8601) and `metadata` (an object) are optional, and
 //!   `scheduledAt` is served only on activities that have it. It answers 201

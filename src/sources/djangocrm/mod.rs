@@ -6,7 +6,8 @@
 //!
 //! - Lookups: the upstream has no multi-record fetch, so ids are fetched with
 //!   concurrent `GET /contacts/{uuid}/` (the upstream layer bounds the
-//!   concurrency). An id that is not a UUID cannot exist and is answered
+//!   concurrency). The detail lists the contact's comments and attachments,
+//!   which fill its activities ([`activities`]). An id that is not a UUID cannot exist and is answered
 //!   without a request; upper-case UUIDs are lower-cased first, since
 //!   Django's path converter only resolves lower case.
 //! - Lists: `CREATED_AT DESC` is the upstream's own order and pages natively
@@ -19,6 +20,7 @@
 //!   validation error on `primary_email`, is a `Conflict` here so that clients
 //!   get the same code from every source.
 
+pub mod activities;
 mod listing;
 mod mapping;
 
@@ -99,7 +101,9 @@ impl DjangoCrm {
             .send(KIND, self.request(Method::GET, format!("/contacts/{id}/")))
             .await?;
         match response.status {
-            200 => map_contact_body(parse_json(KIND, &response)?, response.status).map(Some),
+            200 => {
+                activities::map_detail(&id, parse_json(KIND, &response)?, response.status).map(Some)
+            }
             404 => Ok(None),
             _ => Err(error_from(&response)),
         }

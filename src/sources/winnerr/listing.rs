@@ -42,7 +42,8 @@ use base64::Engine;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::wire::{map_contact, unusable};
+use super::activities::map_listed_contact;
+use super::wire::unusable;
 use super::writes::{table_value, CONTACT_STATUSES, CONTACT_TYPES};
 use super::{Winnerr, KIND};
 use crate::domain::query::compare_ids;
@@ -66,6 +67,9 @@ pub struct ListPlan {
     /// Whether Winnerr's matching equals the whole gateway filter, so that
     /// its `total` is the gateway's count and no contact is dropped here.
     pub exact: bool,
+    /// Whether each page asks for the contacts' activities too
+    /// (`include=activities`, in the same request).
+    pub include_activities: bool,
 }
 
 impl ListPlan {
@@ -113,6 +117,7 @@ impl ListPlan {
             sort: sort_parameter(query.order),
             filters,
             exact,
+            include_activities: query.include_activities,
         }
     }
 }
@@ -270,7 +275,7 @@ impl Winnerr {
         let contacts = body
             .records
             .into_iter()
-            .map(map_contact)
+            .map(map_listed_contact)
             .collect::<Result<Vec<_>, _>>()?;
         Ok(FetchedPage {
             contacts,
@@ -424,6 +429,7 @@ mod tests {
             order,
             after: None,
             limit: 51,
+            include_activities: false,
         }
     }
 

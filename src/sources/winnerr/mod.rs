@@ -4,7 +4,8 @@
 //! envelope.
 //!
 //! Code map: [`wire`] reads and classifies what Winnerr sends and maps the
-//! contact record; [`listing`] decides what a list asks of Winnerr and makes
+//! contact record; [`activities`] maps and writes a contact's activities;
+//! [`listing`] decides what a list asks of Winnerr and makes
 //! the positions the federation layer resumes from; [`writes`] holds the
 //! write rules and request bodies. This file wires them to the [`Source`]
 //! trait and builds every request.
@@ -13,6 +14,7 @@
 //! `GET /contacts/{id}` requests; ids not of the form `contact_<uuid>` cannot
 //! exist and are answered without a request.
 
+pub mod activities;
 pub mod listing;
 pub mod wire;
 pub mod writes;
@@ -55,8 +57,8 @@ impl Winnerr {
         ))
     }
 
-    /// `GET /contacts` for one page of `plan`. Related data (`include=`) and
-    /// sparse fieldsets would be added here.
+    /// `GET /contacts` for one page of `plan`, with the contacts' activities
+    /// when the plan asks for them. Sparse fieldsets would be added here.
     async fn list_request(
         &self,
         plan: &ListPlan,
@@ -69,6 +71,9 @@ impl Winnerr {
             .query("sort", plan.sort);
         if let Some(cursor) = cursor {
             request = request.query("cursor", cursor);
+        }
+        if plan.include_activities {
+            request = request.query("include", "activities");
         }
         for (parameter, value) in &plan.filters {
             request = request.query(parameter, value);
