@@ -5,6 +5,7 @@ mod gateway_djangocrm;
 mod gateway_federation;
 mod gateway_http;
 mod gateway_opentoclose;
+mod gateway_operations;
 mod gateway_spark;
 mod gateway_winnerr;
 mod helpers;

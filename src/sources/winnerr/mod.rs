@@ -14,6 +14,7 @@
 //! exist and are answered without a request.
 
 pub mod listing;
+pub mod operations;
 pub mod wire;
 pub mod writes;
 
