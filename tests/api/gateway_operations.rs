@@ -421,6 +421,46 @@ async fn a_bulk_update_reports_conflicts_and_refusals_per_contact() {
 }
 
 #[tokio::test]
+async fn winnerr_address_changes_in_bulk_keep_the_other_address_parts() {
+    let gateway = spawn_gateway().await;
+    let sandbox = &gateway.sandbox;
+    let records = winnerr_records(sandbox, 2).await;
+    let ids: Vec<String> = records
+        .iter()
+        .map(|record| global_id(SourceKind::Winnerr, record["id"].as_str().unwrap()))
+        .collect();
+    let before = total_requests(sandbox).await;
+    let data = gateway
+        .data(
+            BULK,
+            json!({"input": {"ids": ids, "changes": {"address": {"city": "Tampa"}}}}),
+        )
+        .await;
+    assert_eq!(data["bulkUpdateContacts"]["succeeded"], 2, "{data}");
+    // The bulk endpoint would replace the whole address, so each contact is
+    // read for its address and written with one PUT.
+    assert_eq!(
+        sandbox
+            .route_count("winnerr", "PATCH", "/v1/contacts/bulk")
+            .await,
+        0
+    );
+    assert_eq!(
+        sandbox
+            .route_count("winnerr", "PUT", "/v1/contacts/{id}")
+            .await,
+        2
+    );
+    assert_eq!(total_requests(sandbox).await - before, 4);
+    for record in &records {
+        let stored = winnerr_record(sandbox, record["id"].as_str().unwrap()).await;
+        assert_eq!(stored["address"]["city"], "Tampa", "{stored}");
+        let street = record["address"]["street"].as_str().map(str::trim);
+        assert_eq!(stored["address"]["street"].as_str().map(str::trim), street);
+    }
+}
+
+#[tokio::test]
 async fn winnerr_bulk_requests_are_chunked_to_the_endpoint_maximum() {
     let count = BULK_MAX_IDS + BULK_MAX_IDS / 2;
     let gateway = spawn_gateway_with_page_size(count).await;
