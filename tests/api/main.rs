@@ -6,6 +6,7 @@ mod gateway_djangocrm;
 mod gateway_federation;
 mod gateway_http;
 mod gateway_opentoclose;
+mod gateway_operations;
 mod gateway_properties;
 mod gateway_spark;
 mod gateway_winnerr;

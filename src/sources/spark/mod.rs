@@ -43,6 +43,7 @@
 mod envelope;
 mod listing;
 mod mapping;
+pub mod operations;
 mod writes;
 
 use std::collections::{HashMap, HashSet};

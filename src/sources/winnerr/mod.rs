@@ -16,6 +16,7 @@
 
 pub mod activities;
 pub mod listing;
+pub mod operations;
 pub mod wire;
 pub mod writes;
 
