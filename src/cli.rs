@@ -142,18 +142,22 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), CliError> {
     let credentials = serde_json::to_string(&options.credentials)?;
     let server = SandboxServer::bind(address, options).await?;
     let url = format!("http://{}", server.local_addr()?);
+    // Listening for signals before announcing the address: a supervisor may
+    // send one as soon as it reads the address.
+    let shutdown = shutdown_signal();
     println!("sandbox: {url}");
     println!("credentials: {credentials}");
     println!("base URLs: {url}/opentoclose/v1 {url}/djangocrm/api {url}/winnerr/v1 {url}/spark/v1");
-    server.run_until(shutdown_signal()).await?;
+    server.run_until(shutdown).await?;
     Ok(())
 }
 
 async fn run_gateway(path: &std::path::Path) -> Result<(), CliError> {
     let config = crate::config::GatewayConfig::load(path)?;
     let server = crate::app::GatewayServer::bind(&config).await?;
+    let shutdown = shutdown_signal();
     println!("GraphiQL: http://{}/graphql", server.local_addr()?);
-    server.run_until(shutdown_signal()).await?;
+    server.run_until(shutdown).await?;
     Ok(())
 }
 
@@ -171,13 +175,14 @@ async fn run_demo(port: u16, seed: u64) -> Result<(), CliError> {
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
     );
     let gateway = crate::app::GatewayServer::bind(&config).await?;
+    let shutdown = shutdown_signal();
     println!("sandbox: {sandbox_url}");
     println!("GraphiQL: http://{}/graphql", gateway.local_addr()?);
     let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
     let sandbox_task = tokio::spawn(sandbox.run_until(async move {
         let _ = sandbox_stopped.await;
     }));
-    gateway.run_until(shutdown_signal()).await?;
+    gateway.run_until(shutdown).await?;
     let _ = stop_sandbox.send(());
     if let Ok(result) = sandbox_task.await {
         result?;
@@ -185,24 +190,37 @@ async fn run_demo(port: u16, seed: u64) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGINT or SIGTERM. The handlers are installed when this is
+/// called, not when the future is first polled, so a signal that arrives in
+/// between is not lost.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        async move {
+            match (interrupt, terminate) {
+                (Ok(mut interrupt), Ok(mut terminate)) => {
+                    tokio::select! {
+                        _ = interrupt.recv() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                (Ok(mut interrupt), Err(_)) => {
+                    interrupt.recv().await;
+                }
+                (Err(_), Ok(mut terminate)) => {
+                    terminate.recv().await;
+                }
+                (Err(_), Err(_)) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

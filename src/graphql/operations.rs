@@ -346,7 +346,7 @@ impl ContactOperationMutations {
             .iter()
             .any(|result| result.error.is_none() && result.contact.is_none())
         {
-            loaders.contacts.clear::<GlobalId>();
+            loaders.forget_contacts();
         }
         loaders
             .contacts

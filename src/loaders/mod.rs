@@ -12,11 +12,12 @@ pub mod property;
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use futures::future::join_all;
+use futures::future::{join_all, BoxFuture, Shared};
+use futures::FutureExt;
 
 use crate::config::LoaderSettings;
 use crate::domain::{Contact, GlobalId, NodeType, SourceKind};
@@ -38,10 +39,20 @@ impl RequestLoaders {
     pub fn new(sources: &SourceSet, settings: LoaderSettings) -> Self {
         Self {
             settings,
-            contacts: data_loader(ContactLoader::new(&sources.all), settings),
+            contacts: data_loader(
+                ContactLoader::with_sharing(&sources.all, settings.enabled),
+                settings,
+            ),
             property: property::PropertyLoaders::new(sources, settings),
             activity: activity::ActivityLoaders::new(sources, settings),
         }
+    }
+
+    /// Forgets every contact this request has loaded or been fed, so that
+    /// later fields read them afresh.
+    pub fn forget_contacts(&self) {
+        self.contacts.clear::<GlobalId>();
+        self.contacts.loader().forget();
     }
 
     /// Whether data nested in an earlier answer (a contact inside a property
@@ -69,14 +80,39 @@ where
 }
 
 /// Loads contacts by global id.
+///
+/// The async-graphql dataloader remembers a key only once its batch has
+/// answered; a key asked for again while that batch is still in flight (by a
+/// field of another level, or by a second batch of the same level) would be
+/// fetched twice. So each key's load is shared from the moment it starts,
+/// for the rest of the request, unless loaders are switched off.
 pub struct ContactLoader {
-    sources: HashMap<SourceKind, Arc<dyn Source>>,
+    sources: Arc<HashMap<SourceKind, Arc<dyn Source>>>,
+    started: Option<Mutex<HashMap<GlobalId, SharedBatch>>>,
 }
 
+/// The outcome of one batch, shared by every key it loads.
+type SharedBatch = Shared<BoxFuture<'static, Arc<HashMap<GlobalId, LoadResult<Arc<Contact>>>>>>;
+
 impl ContactLoader {
+    /// A loader that shares loads in flight.
     pub fn new(sources: &[Arc<dyn Source>]) -> Self {
+        Self::with_sharing(sources, true)
+    }
+
+    /// Forgets every load this request started, so that contacts are read
+    /// afresh (after writes that did not answer with the written contact).
+    pub fn forget(&self) {
+        if let Some(started) = &self.started {
+            started.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
+    }
+
+    /// A loader that shares loads in flight only when `share` is true.
+    pub fn with_sharing(sources: &[Arc<dyn Source>], share: bool) -> Self {
         Self {
-            sources: sources.iter().map(|s| (s.kind(), s.clone())).collect(),
+            sources: Arc::new(sources.iter().map(|s| (s.kind(), s.clone())).collect()),
+            started: share.then(|| Mutex::new(HashMap::new())),
         }
     }
 }
@@ -93,44 +129,80 @@ impl Loader<GlobalId> for ContactLoader {
         &self,
         keys: &[GlobalId],
     ) -> Result<HashMap<GlobalId, LoadResult<Arc<Contact>>>, Self::Error> {
-        let mut by_source: HashMap<SourceKind, Vec<String>> = HashMap::new();
-        for key in keys.iter().filter(|k| k.node_type == NodeType::Contact) {
-            by_source
-                .entry(key.source)
-                .or_default()
-                .push(key.source_id.clone());
-        }
-        let batches = by_source.into_iter().filter_map(|(kind, ids)| {
-            let source = self.sources.get(&kind)?.clone();
-            Some(async move {
-                let result = source.contacts_by_id(&ids).await;
-                (kind, ids, result)
-            })
-        });
-        let mut loaded = HashMap::new();
-        for (kind, ids, result) in join_all(batches).await {
-            match result {
-                Ok(found) => {
-                    for (id, contact) in ids.into_iter().zip(found) {
-                        if let Some(contact) = contact {
-                            loaded.insert(
-                                GlobalId::new(NodeType::Contact, kind, id),
-                                Ok(Arc::new(contact)),
-                            );
-                        }
-                    }
+        let Some(started) = &self.started else {
+            let loaded = fetch_contacts(self.sources.clone(), keys.to_vec()).await;
+            return Ok(loaded.as_ref().clone());
+        };
+        let waits: Vec<(GlobalId, SharedBatch)> = {
+            let mut started = started.lock().unwrap_or_else(|e| e.into_inner());
+            let fresh: Vec<GlobalId> = keys
+                .iter()
+                .filter(|key| !started.contains_key(*key))
+                .cloned()
+                .collect();
+            if !fresh.is_empty() {
+                let batch = fetch_contacts(self.sources.clone(), fresh.clone())
+                    .boxed()
+                    .shared();
+                for key in fresh {
+                    started.insert(key, batch.clone());
                 }
-                Err(error) => {
-                    let error = Arc::new(error);
-                    for id in ids {
+            }
+            keys.iter()
+                .filter_map(|key| Some((key.clone(), started.get(key)?.clone())))
+                .collect()
+        };
+        let outcomes = join_all(waits.into_iter().map(|(key, batch)| async move {
+            let loaded = batch.await;
+            loaded.get(&key).cloned().map(|value| (key, value))
+        }))
+        .await;
+        Ok(outcomes.into_iter().flatten().collect())
+    }
+}
+
+/// Fetches contacts, one adapter call per source, all sources at once.
+async fn fetch_contacts(
+    sources: Arc<HashMap<SourceKind, Arc<dyn Source>>>,
+    keys: Vec<GlobalId>,
+) -> Arc<HashMap<GlobalId, LoadResult<Arc<Contact>>>> {
+    let mut by_source: HashMap<SourceKind, Vec<String>> = HashMap::new();
+    for key in keys.iter().filter(|k| k.node_type == NodeType::Contact) {
+        by_source
+            .entry(key.source)
+            .or_default()
+            .push(key.source_id.clone());
+    }
+    let batches = by_source.into_iter().filter_map(|(kind, ids)| {
+        let source = sources.get(&kind)?.clone();
+        Some(async move {
+            let result = source.contacts_by_id(&ids).await;
+            (kind, ids, result)
+        })
+    });
+    let mut loaded = HashMap::new();
+    for (kind, ids, result) in join_all(batches).await {
+        match result {
+            Ok(found) => {
+                for (id, contact) in ids.into_iter().zip(found) {
+                    if let Some(contact) = contact {
                         loaded.insert(
                             GlobalId::new(NodeType::Contact, kind, id),
-                            Err(error.clone()),
+                            Ok(Arc::new(contact)),
                         );
                     }
                 }
             }
+            Err(error) => {
+                let error = Arc::new(error);
+                for id in ids {
+                    loaded.insert(
+                        GlobalId::new(NodeType::Contact, kind, id),
+                        Err(error.clone()),
+                    );
+                }
+            }
         }
-        Ok(loaded)
     }
+    Arc::new(loaded)
 }
