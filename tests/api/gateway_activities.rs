@@ -476,8 +476,10 @@ async fn activities_page_filter_and_resolve_as_nodes() {
     assert_eq!(total_requests(&gateway).await, 1);
 
     // Open To Close and Spark keep no activities: empty, without a request.
+    // (Newest first both sources page natively, so both runs read the same.)
     let others =
-        "query($activities: Boolean!) { contacts(sources: [OPEN_TO_CLOSE, SPARK], first: 5) {
+        "query($activities: Boolean!) { contacts(sources: [OPEN_TO_CLOSE, SPARK], first: 5,
+        orderBy: {field: CREATED_AT, direction: DESC}) {
         nodes { sourceId activities @include(if: $activities) { totalCount nodes { id } } } } }";
     gateway.sandbox.reset().await;
     gateway.data(others, json!({"activities": false})).await;
