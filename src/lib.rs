@@ -6,6 +6,12 @@
 //!   and used by the demo, the integration tests and the benchmarks.
 //! - [`cli`]: the command line of the `contact-gateway` binary.
 
+/// mimalloc instead of the system allocator: the gateway and the emulators
+/// build and drop many small JSON values per request, and glibc's allocator
+/// spent a large share of their time in contention and consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod app;
 pub mod cli;
 pub mod config;
