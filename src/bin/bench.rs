@@ -264,6 +264,8 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
         "the workload's query failed: {answer}"
     );
     let graphql = gateway.graphql_url.clone();
+    let pid = gateway.child.id().to_string();
+    let cpu_before = cpu_time_ms(&pid);
     let report = load(cli, move |client| {
         let graphql = graphql.clone();
         let body = body.clone();
@@ -282,6 +284,7 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
         .json()
         .await?;
     let upstream_total = stats["total"].as_f64().unwrap_or(0.0);
+    let cpu_ms = cpu_time_ms(&pid).saturating_sub(cpu_before);
     println!(
         "workload: {name} ({latency_ms} ms upstream latency, loaders {}, batch delay {} us, {} concurrent requests per upstream)",
         if cli.no_loaders { "off" } else { "on" },
@@ -294,13 +297,34 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
         upstream_total / (report.requests + report.warm_up_requests + 1).max(1) as f64
     );
     println!(
-        "peak RSS of the gateway process: {} kB",
-        peak_rss_kb(&gateway.child.id().to_string())
+        "gateway CPU time per query: {:.2} ms (warm-up included)",
+        cpu_ms as f64 / (report.requests + report.warm_up_requests).max(1) as f64
     );
+    println!("peak RSS of the gateway process: {} kB", peak_rss_kb(&pid));
     drop(gateway);
     let _ = stop_sandbox.send(());
     sandbox_task.await??;
     Ok(())
+}
+
+/// User plus system CPU time of a process so far, in milliseconds, from
+/// `/proc/<process>/stat`; 0 where it is not available.
+fn cpu_time_ms(process: &str) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{process}/stat")) else {
+        return 0;
+    };
+    // The fields after the parenthesised command name; utime and stime are
+    // the 14th and 15th fields of the whole line, in clock ticks (100 per
+    // second on Linux).
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |index: usize| fields.get(index).and_then(|f| f.parse::<u64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) * 10,
+        _ => 0,
+    }
 }
 
 /// `VmHWM` from `/proc/<process>/status`, or 0 where it is not available.

@@ -68,8 +68,27 @@ pub struct PropertyContact {
     pub contact: Option<Arc<Contact>>,
     /// The full property, when the upstream nested it in the association.
     pub property: Option<Arc<Property>>,
-    /// The upstream record exactly as the upstream sent it.
+    /// The upstream record as the upstream sent it, less the nested `contact`
+    /// and `property` objects, which live on in `contact` and `property`
+    /// (see [`PropertyContact::raw_record`]).
     pub raw: serde_json::Value,
+}
+
+impl PropertyContact {
+    /// The upstream record exactly as the upstream sent it, nested objects
+    /// included.
+    pub fn raw_record(&self) -> serde_json::Value {
+        let mut record = self.raw.clone();
+        if let Some(object) = record.as_object_mut() {
+            if let Some(contact) = &self.contact {
+                object.insert("contact".into(), contact.raw.clone());
+            }
+            if let Some(property) = &self.property {
+                object.insert("property".into(), property.raw.clone());
+            }
+        }
+        record
+    }
 }
 
 impl PropertyContact {

@@ -433,19 +433,29 @@ pub fn map_property(record: Value) -> Result<Property, SourceError> {
 /// Maps one association record, flat or with the contact and property
 /// nested; `route_property_id` is the property whose route answered it.
 pub fn map_property_contact(
-    record: Value,
+    mut record: Value,
     route_property_id: &str,
 ) -> Result<PropertyContact, SourceError> {
-    if !record.is_object() {
+    let Some(object) = record.as_object_mut() else {
         return Err(unusable("a property contact that is not a JSON object"));
-    }
-    let contact = match record.get("contact") {
-        Some(nested) if nested.is_object() => Some(Arc::new(map_contact(nested.clone())?)),
-        _ => None,
     };
-    let property = match record.get("property") {
-        Some(nested) if nested.is_object() => Some(Arc::new(map_property(nested.clone())?)),
-        _ => None,
+    // The nested records move into the contact and property rather than
+    // being copied: `PropertyContact::raw_record` puts them back on demand.
+    let contact = match object.remove("contact") {
+        Some(nested) if nested.is_object() => Some(Arc::new(map_contact(nested)?)),
+        Some(other) => {
+            object.insert("contact".into(), other);
+            None
+        }
+        None => None,
+    };
+    let property = match object.remove("property") {
+        Some(nested) if nested.is_object() => Some(Arc::new(map_property(nested)?)),
+        Some(other) => {
+            object.insert("property".into(), other);
+            None
+        }
+        None => None,
     };
     let contact_id = id_of(record.get("contact_id"))
         .or_else(|| contact.as_ref().map(|c| c.source_id.clone()))
