@@ -4,7 +4,8 @@
 //!
 //! Submodules: [`envelope`] (the envelope and error codes), [`mapping`]
 //! (records to [`Contact`]), [`listing`] (filter pushdown, positions, native
-//! windows) and [`writes`] (write rules and bodies).
+//! windows), [`writes`] (write rules and bodies) and [`operations`] (tags,
+//! transfers, and the signed-in user's own contact at `/my/contact`).
 //!
 //! # Lookups
 //! Ids are 24 or 26 digits; anything else is unknown without a request. A

@@ -7,7 +7,8 @@
 //! contact record; [`activities`] maps and writes a contact's activities;
 //! [`listing`] decides what a list asks of Winnerr and makes
 //! the positions the federation layer resumes from; [`writes`] holds the
-//! write rules and request bodies. This file wires them to the [`Source`]
+//! write rules and request bodies; [`operations`] adds tags and runs bulk
+//! updates through `PATCH /contacts/bulk`. This file wires them to the [`Source`]
 //! trait and builds every request.
 //!
 //! Winnerr has no multi-record fetch, so lookups by id are concurrent
