@@ -22,22 +22,13 @@ use serde_json::{json, Map, Value};
 
 use super::envelope::read_answer;
 use super::mapping::{is_spark_id, map_contact};
-use super::writes::{LONG_LIMIT, SHORT_LIMIT};
+use super::writes::{bad_input, check_lengths, check_tag, LONG_LIMIT, SHORT_LIMIT};
 use super::{Spark, KIND};
 use crate::domain::{Contact, ContactInput};
 use crate::sources::{Source, SourceError};
 
 /// The most characters of `MobilePhoneCountryCode`.
 pub const COUNTRY_CODE_LIMIT: usize = 2;
-
-fn bad_input(field: &str, message: impl Into<String>) -> SourceError {
-    SourceError::BadInput {
-        source_kind: KIND,
-        field: Some(field.to_string()),
-        message: message.into(),
-        upstream_status: None,
-    }
-}
 
 fn not_found(id: &str) -> SourceError {
     SourceError::NotFound {
@@ -46,20 +37,10 @@ fn not_found(id: &str) -> SourceError {
     }
 }
 
-/// Checks tags against Spark's rules: non-blank, at most 75 characters each.
+/// Checks tags against Spark's rules: non-blank, at most 75 characters each
+/// once trimmed, as [`tag_union`] writes them.
 pub fn check_tags(tags: &[String]) -> Result<(), SourceError> {
-    for tag in tags {
-        if tag.trim().is_empty() {
-            return Err(bad_input("tags", "Spark does not take empty tags"));
-        }
-        if tag.trim().chars().count() > SHORT_LIMIT {
-            return Err(bad_input(
-                "tags",
-                format!("Spark takes at most {SHORT_LIMIT} characters per tag"),
-            ));
-        }
-    }
-    Ok(())
+    tags.iter().try_for_each(|tag| check_tag(tag.trim()))
 }
 
 /// The existing tags followed by the added ones the contact lacks (ignoring
@@ -387,14 +368,7 @@ impl MyContactChanges {
                 "Spark requires an email (PrimaryEmail); it cannot be removed",
             ));
         }
-        for (_, field, value, limit) in self.texts() {
-            if value.is_some_and(|value| value.chars().count() > limit) {
-                return Err(bad_input(
-                    field,
-                    format!("Spark takes at most {limit} characters for {field}"),
-                ));
-            }
-        }
+        check_lengths(self.texts())?;
         for (_, field, values) in self.lists() {
             for value in values.unwrap_or_default() {
                 if value.trim().is_empty() {

@@ -32,7 +32,7 @@ pub const LONG_LIMIT: usize = 300;
 /// The most characters of a note.
 pub const NOTE_LIMIT: usize = 10_000;
 
-fn bad_input(field: &str, message: impl Into<String>) -> SourceError {
+pub(super) fn bad_input(field: &str, message: impl Into<String>) -> SourceError {
     SourceError::BadInput {
         source_kind: KIND,
         field: Some(field.to_string()),
@@ -43,6 +43,36 @@ fn bad_input(field: &str, message: impl Into<String>) -> SourceError {
 
 fn blank(value: &str) -> bool {
     value.trim().is_empty()
+}
+
+/// Refuses the first value longer than its attribute's limit, naming the
+/// input field: `(attribute, input field, value, limit)`.
+pub(super) fn check_lengths<'a>(
+    fields: impl IntoIterator<Item = (&'static str, &'static str, Option<&'a str>, usize)>,
+) -> Result<(), SourceError> {
+    for (_, field, value, limit) in fields {
+        if value.is_some_and(|value| value.chars().count() > limit) {
+            return Err(bad_input(
+                field,
+                format!("Spark takes at most {limit} characters for {field}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a blank tag, or one longer than Spark allows as it will be sent.
+pub(super) fn check_tag(tag: &str) -> Result<(), SourceError> {
+    if blank(tag) {
+        return Err(bad_input("tags", "Spark does not take empty tags"));
+    }
+    if tag.chars().count() > SHORT_LIMIT {
+        return Err(bad_input(
+            "tags",
+            format!("Spark takes at most {SHORT_LIMIT} characters per tag"),
+        ));
+    }
+    Ok(())
 }
 
 /// The character attributes written from plain input fields, with their
@@ -136,28 +166,9 @@ fn check_common(input: &ContactInput) -> Result<(), SourceError> {
             ));
         }
     }
-    for (_, field, value, limit) in character_fields(input) {
-        if let Some(value) = value {
-            if value.chars().count() > limit {
-                return Err(bad_input(
-                    field,
-                    format!("Spark takes at most {limit} characters for {field}"),
-                ));
-            }
-        }
-    }
-    if let Some(tags) = &input.tags {
-        for tag in tags {
-            if blank(tag) {
-                return Err(bad_input("tags", "Spark does not take empty tags"));
-            }
-            if tag.chars().count() > SHORT_LIMIT {
-                return Err(bad_input(
-                    "tags",
-                    format!("Spark takes at most {SHORT_LIMIT} characters per tag"),
-                ));
-            }
-        }
+    check_lengths(character_fields(input))?;
+    for tag in input.tags.iter().flatten() {
+        check_tag(tag)?;
     }
     Ok(())
 }
