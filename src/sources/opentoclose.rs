@@ -237,9 +237,19 @@ impl OpenToClose {
         })
     }
 
-    /// Classifies a non-success answer, with the upstream's field errors
-    /// mapped back to GraphQL field names.
+    /// Classifies a non-success answer of the contact routes, with the
+    /// upstream's field errors mapped back to GraphQL field names.
     fn error_from(&self, response: &UpstreamResponse) -> SourceError {
+        self.error_naming_fields(response, graphql_field)
+    }
+
+    /// Classifies a non-success answer, naming the offending input field with
+    /// `field_name` (upstream field → GraphQL input field).
+    fn error_naming_fields(
+        &self,
+        response: &UpstreamResponse,
+        field_name: fn(&str) -> Option<&'static str>,
+    ) -> SourceError {
         let body = serde_json::from_slice::<Value>(&response.body).ok();
         let message = body
             .as_ref()
@@ -253,7 +263,7 @@ impl OpenToClose {
                 let detail = self.scrub(&detail);
                 return SourceError::BadInput {
                     source_kind: KIND,
-                    field: graphql_field(&key).map(str::to_string),
+                    field: field_name(&key).map(str::to_string),
                     message: format!("{message}: {}: {detail}", self.scrub(&key)),
                     upstream_status: Some(response.status),
                 };

@@ -37,11 +37,11 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::{
-    first_problem, is_canonical_id, map_contact, records_of, text, timestamp, unusable,
-    unwrap_data, OpenToClose, KIND, MAX_FULL_READ_PAGES, MAX_PAGE_SIZE, MAX_TEXT_LENGTH,
+    is_canonical_id, map_contact, records_of, text, timestamp, unusable, unwrap_data, OpenToClose,
+    KIND, MAX_FULL_READ_PAGES, MAX_PAGE_SIZE, MAX_TEXT_LENGTH,
 };
 use crate::domain::{Property, PropertyContact, PropertyContactInput};
-use crate::sources::{parse_json, status_error, SourceError};
+use crate::sources::{parse_json, SourceError};
 use crate::upstream::UpstreamResponse;
 
 /// The longest note the upstream stores on a link, in characters.
@@ -288,25 +288,7 @@ impl OpenToClose {
     /// Classifies a non-success answer of the property routes, with the
     /// upstream's field errors mapped back to GraphQL input field names.
     fn link_error_from(&self, response: &UpstreamResponse) -> SourceError {
-        let body = serde_json::from_slice::<Value>(&response.body).ok();
-        let message = body
-            .as_ref()
-            .and_then(|body| body.get("message"))
-            .and_then(Value::as_str)
-            .map(|message| self.scrub(message))
-            .filter(|message| !message.trim().is_empty())
-            .unwrap_or_else(|| format!("HTTP {}", response.status));
-        if matches!(response.status, 400 | 422) {
-            if let Some((key, detail)) = body.as_ref().and_then(first_problem) {
-                return SourceError::BadInput {
-                    source_kind: KIND,
-                    field: link_graphql_field(&key).map(str::to_string),
-                    message: format!("{message}: {}: {}", self.scrub(&key), self.scrub(&detail)),
-                    upstream_status: Some(response.status),
-                };
-            }
-        }
-        status_error(KIND, response, message)
+        self.error_naming_fields(response, link_graphql_field)
     }
 }
 
