@@ -125,18 +125,27 @@ struct Endpoint {
 
 /// Counts a write as finished when dropped, so that a write abandoned halfway
 /// (its caller went away) still counts: it may have reached the upstream.
-struct WriteMark<'a>(&'a AtomicU64);
+struct WriteMark(Arc<Endpoint>);
 
-impl Drop for WriteMark<'_> {
+impl Drop for WriteMark {
     fn drop(&mut self) {
-        self.0.fetch_add(1, Ordering::Release);
+        self.0.writes.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Aborts the exchange when its caller stops waiting for it.
+struct Exchange(tokio::task::JoinHandle<Result<UpstreamResponse, UpstreamError>>);
+
+impl Drop for Exchange {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
 /// The shared HTTP client with one endpoint per configured source.
 pub struct Upstream {
     http: reqwest::Client,
-    endpoints: HashMap<SourceKind, Endpoint>,
+    endpoints: HashMap<SourceKind, Arc<Endpoint>>,
 }
 
 impl Upstream {
@@ -152,13 +161,13 @@ impl Upstream {
             .map(|source| {
                 (
                     source.kind,
-                    Endpoint {
+                    Arc::new(Endpoint {
                         base_url: source.base_url.clone(),
                         timeout: source.timeout,
                         permits: Arc::new(Semaphore::new(source.max_concurrent_requests)),
                         sent: AtomicU64::new(0),
                         writes: AtomicU64::new(0),
-                    },
+                    }),
                 )
             })
             .collect();
@@ -231,53 +240,81 @@ impl Upstream {
         if let Some(body) = &request.body {
             builder = builder.json(body);
         }
-        // A closed semaphore is impossible (it is never closed), but map it anyway.
-        let _permit = endpoint
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| UpstreamError::Connect {
-                source_kind: source,
-            })?;
-        endpoint.sent.fetch_add(1, Ordering::Relaxed);
-        let _write_mark = is_write.then(|| WriteMark(&endpoint.writes));
-        let timeout = endpoint.timeout;
-        let exchange = async {
-            let response = builder
-                .send()
-                .await
-                .map_err(|error| classify(source, &error))?;
-            let status = response.status().as_u16();
-            let headers = response.headers();
-            let retry_after = headers
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse().ok());
-            let content_type = headers
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string);
-            let body = response
-                .bytes()
-                .await
-                .map_err(|_| UpstreamError::Interrupted {
-                    source_kind: source,
-                })?;
-            Ok(UpstreamResponse {
-                status,
-                retry_after,
-                content_type,
-                body,
-            })
-        };
-        match tokio::time::timeout(timeout, exchange).await {
+        // The exchange runs as its own task, so that a caller busy with the
+        // answers already in (parsing them, say) never holds back the requests
+        // waiting for a permit: each is sent the moment a permit frees.
+        let exchange = tokio::spawn(exchange(Arc::clone(endpoint), source, builder, is_write));
+        let mut exchange = Exchange(exchange);
+        match (&mut exchange.0).await {
             Ok(result) => result,
-            Err(_) => Err(UpstreamError::Timeout {
+            // The task is never aborted while awaited and does not panic;
+            // should it, the answer is lost like a broken connection.
+            Err(_) => Err(UpstreamError::Interrupted {
                 source_kind: source,
-                timeout_ms: timeout.as_millis(),
             }),
         }
     }
+}
+
+/// Waits for a permit, then sends the request and reads the whole answer
+/// within the source's timeout.
+async fn exchange(
+    endpoint: Arc<Endpoint>,
+    source: SourceKind,
+    builder: reqwest::RequestBuilder,
+    is_write: bool,
+) -> Result<UpstreamResponse, UpstreamError> {
+    // A closed semaphore is impossible (it is never closed), but map it anyway.
+    let permit = endpoint
+        .permits
+        .acquire()
+        .await
+        .map_err(|_| UpstreamError::Connect {
+            source_kind: source,
+        })?;
+    endpoint.sent.fetch_add(1, Ordering::Relaxed);
+    let _write_mark = is_write.then(|| WriteMark(Arc::clone(&endpoint)));
+    let timeout = endpoint.timeout;
+    let exchange = async {
+        let response = builder
+            .send()
+            .await
+            .map_err(|error| classify(source, &error))?;
+        let status = response.status().as_u16();
+        let headers = response.headers();
+        let retry_after = headers
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok());
+        let content_type = headers
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|_| UpstreamError::Interrupted {
+                source_kind: source,
+            })?;
+        Ok(UpstreamResponse {
+            status,
+            retry_after,
+            content_type,
+            body,
+        })
+    };
+    let result = match tokio::time::timeout(timeout, exchange).await {
+        Ok(result) => result,
+        Err(_) => Err(UpstreamError::Timeout {
+            source_kind: source,
+            timeout_ms: timeout.as_millis(),
+        }),
+    };
+    // The request waiting for this permit runs next on this worker; the
+    // caller, who will spend a while on the answer, is woken after it.
+    drop(permit);
+    tokio::task::yield_now().await;
+    result
 }
 
 /// Maps a reqwest error without looking at its URL (which may hold a key).
@@ -295,5 +332,131 @@ fn classify(source: SourceKind, error: &reqwest::Error) -> UpstreamError {
         UpstreamError::Interrupted {
             source_kind: source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::mpsc;
+
+    use super::*;
+    use crate::config::SourceCredentials;
+
+    /// A loopback upstream that never answers its first connection and
+    /// answers `200 {}` on every later one. Reports each accepted connection.
+    async fn upstream_that_hangs_once() -> (String, mpsc::UnboundedReceiver<usize>) {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let (accepted, connections) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            for n in 0.. {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let _ = accepted.send(n);
+                if n == 0 {
+                    held.push(stream);
+                    continue;
+                }
+                tokio::spawn(async move {
+                    answer_each_request(&mut stream).await;
+                });
+            }
+        });
+        (format!("http://{address}"), connections)
+    }
+
+    async fn answer_each_request(stream: &mut TcpStream) {
+        let mut buffer = vec![0u8; 8192];
+        let mut seen = Vec::new();
+        loop {
+            let Ok(read) = stream.read(&mut buffer).await else {
+                return;
+            };
+            if read == 0 {
+                return;
+            }
+            seen.extend_from_slice(&buffer[..read]);
+            // Requests here carry no body (or a small one sent with the head).
+            if let Some(end) = seen.windows(4).position(|w| w == b"\r\n\r\n") {
+                seen.drain(..end + 4);
+                let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                if stream.write_all(answer).await.is_err() {
+                    return;
+                }
+                seen.clear();
+            }
+        }
+    }
+
+    fn upstream(base_url: String, max_concurrent_requests: usize) -> Upstream {
+        Upstream::new(&[SourceConfig {
+            kind: SourceKind::Winnerr,
+            base_url,
+            timeout: Duration::from_secs(30),
+            max_concurrent_requests,
+            credentials: SourceCredentials::Winnerr {
+                token: Secret::new("t"),
+            },
+        }])
+    }
+
+    #[tokio::test]
+    async fn a_request_abandoned_by_its_caller_frees_its_permit() {
+        let (base_url, mut connections) = upstream_that_hangs_once().await;
+        let upstream = Arc::new(upstream(base_url, 1));
+        let hanging = {
+            let upstream = Arc::clone(&upstream);
+            tokio::spawn(async move {
+                upstream
+                    .send(SourceKind::Winnerr, UpstreamRequest::new(Method::GET, "/a"))
+                    .await
+            })
+        };
+        assert_eq!(connections.recv().await, Some(0));
+        hanging.abort();
+        let answer = tokio::time::timeout(
+            Duration::from_secs(10),
+            upstream.send(SourceKind::Winnerr, UpstreamRequest::new(Method::GET, "/b")),
+        )
+        .await
+        .expect("the abandoned request's permit came back")
+        .expect("answered");
+        assert_eq!(answer.status, 200);
+        assert_eq!(upstream.sent_count(SourceKind::Winnerr), 2);
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_write_counts_as_a_write() {
+        let (base_url, mut connections) = upstream_that_hangs_once().await;
+        let upstream = Arc::new(upstream(base_url, 4));
+        let before = upstream.write_generation(SourceKind::Winnerr);
+        let hanging = {
+            let upstream = Arc::clone(&upstream);
+            tokio::spawn(async move {
+                upstream
+                    .send(
+                        SourceKind::Winnerr,
+                        UpstreamRequest::new(Method::POST, "/a").json(serde_json::json!({})),
+                    )
+                    .await
+            })
+        };
+        assert_eq!(connections.recv().await, Some(0));
+        assert_eq!(upstream.write_generation(SourceKind::Winnerr), before);
+        hanging.abort();
+        assert!(hanging.await.expect_err("aborted").is_cancelled());
+        // The exchange task is cancelled in turn, which counts the write.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while upstream.write_generation(SourceKind::Winnerr) == before {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the abandoned write is counted");
+        assert_eq!(upstream.write_generation(SourceKind::Winnerr), before + 1);
     }
 }

@@ -36,9 +36,10 @@ struct BenchCli {
     /// Seconds of measurement after a one-second warm-up.
     #[arg(long, default_value_t = 5, global = true)]
     seconds: u64,
-    /// Latency of every upstream, in milliseconds (gateway workloads).
-    #[arg(long, default_value_t = 5, global = true)]
-    latency_ms: u64,
+    /// Latency of every upstream, in milliseconds (default: 0 for
+    /// `sandbox-get`, 5 for the other workloads).
+    #[arg(long, global = true)]
+    latency_ms: Option<u64>,
     /// Turn the dataloaders off: one upstream call per resolver (the baseline).
     #[arg(long, global = true)]
     no_loaders: bool,
@@ -52,12 +53,16 @@ struct BenchCli {
 
 #[derive(Debug, Subcommand)]
 enum Workload {
-    /// Single-contact GETs against the Open To Close emulator, 0 ms latency.
+    /// Single-contact GETs against the Open To Close emulator.
     SandboxGet,
     /// The first 50 contacts of all four sources by creation time, through the gateway.
     GatewayContacts,
     /// W1, the property board: 50 properties, each with its linked contacts.
     W1,
+    /// W1's upstream requests sent straight to the sandbox, with the gateway's
+    /// per-upstream concurrency limit and no parsing beyond the property ids:
+    /// the floor any gateway on this machine starts from.
+    W1Direct,
     /// One Open To Close contact by id through the gateway.
     ContactById,
 }
@@ -78,6 +83,7 @@ fn main() -> anyhow::Result<()> {
                 gateway_workload(&cli, "gateway-contacts", GATEWAY_CONTACTS.to_string()).await
             }
             Workload::W1 => gateway_workload(&cli, "w1", W1.to_string()).await,
+            Workload::W1Direct => w1_direct(&cli).await,
             Workload::ContactById => {
                 let id = contact_gateway::domain::GlobalId::new(
                     contact_gateway::domain::NodeType::Contact,
@@ -95,7 +101,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn sandbox_get(cli: &BenchCli) -> anyhow::Result<()> {
-    let options = SandboxOptions::default();
+    let latency_ms = cli.latency_ms.unwrap_or(0);
+    let options = SandboxOptions {
+        latency_ms,
+        ..SandboxOptions::default()
+    };
     let token = options.credentials.opentoclose.api_token.clone();
     let server = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
     let url = format!("http://{}", server.local_addr()?);
@@ -114,7 +124,9 @@ async fn sandbox_get(cli: &BenchCli) -> anyhow::Result<()> {
         }
     })
     .await;
-    println!("workload: sandbox-get (GET /opentoclose/v1/contacts/{{id}}, 0 ms latency)");
+    println!(
+        "workload: sandbox-get (GET /opentoclose/v1/contacts/{{id}}, {latency_ms} ms latency)"
+    );
     report.print();
     println!(
         "peak RSS of the process (sandbox and load generator): {} kB",
@@ -235,8 +247,74 @@ max_concurrent_requests = {concurrency}
     })
 }
 
+/// W1's 51 upstream requests without a gateway: the properties page, then
+/// every property's links, at most `--max-concurrent-requests` at a time.
+async fn w1_direct(cli: &BenchCli) -> anyhow::Result<()> {
+    let latency_ms = cli.latency_ms.unwrap_or(5);
+    let options = SandboxOptions {
+        latency_ms,
+        ..SandboxOptions::default()
+    };
+    let token = options.credentials.opentoclose.api_token.clone();
+    let server = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
+    let url = format!("http://{}/opentoclose/v1", server.local_addr()?);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let permits = cli.max_concurrent_requests;
+    // Its own client, whose pool keeps a connection for each of the up to
+    // `permits` concurrent requests, as the gateway's does.
+    let upstream = reqwest::Client::new();
+    let report = load(cli, move |_| {
+        let url = url.clone();
+        let token = token.clone();
+        let client = upstream.clone();
+        async move {
+            let properties: Vec<serde_json::Value> = client
+                .get(format!(
+                    "{url}/properties?limit=50&offset=0&api_token={token}"
+                ))
+                .send()
+                .await?
+                .json()
+                .await?;
+            let limit = Arc::new(tokio::sync::Semaphore::new(permits));
+            let links = properties
+                .iter()
+                .filter_map(|p| p["id"].as_u64())
+                .map(|id| {
+                    let (client, limit) = (client.clone(), limit.clone());
+                    let target = format!(
+                        "{url}/properties/{id}/contacts?limit=100&offset=0&api_token={token}"
+                    );
+                    tokio::spawn(async move {
+                        let _permit = limit.acquire_owned().await;
+                        let response = client.get(target).send().await?;
+                        let ok = response.status().is_success();
+                        response.bytes().await?;
+                        Ok::<_, reqwest::Error>(ok)
+                    })
+                });
+            let mut ok = properties.len() == 50;
+            for link in futures::future::join_all(links.collect::<Vec<_>>()).await {
+                ok &= matches!(link, Ok(Ok(true)));
+            }
+            Ok(ok)
+        }
+    })
+    .await;
+    println!(
+        "workload: w1-direct ({latency_ms} ms upstream latency, {permits} concurrent requests)"
+    );
+    report.print();
+    let _ = stop.send(());
+    serving.await??;
+    Ok(())
+}
+
 async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::Result<()> {
-    let latency_ms = cli.latency_ms;
+    let latency_ms = cli.latency_ms.unwrap_or(5);
     let options = SandboxOptions {
         latency_ms,
         ..SandboxOptions::default()

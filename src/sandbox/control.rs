@@ -26,7 +26,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -40,6 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::credentials::Credentials;
+use super::latency::Clock;
 use super::people::SourceName;
 use super::rng::SeededRng;
 use super::store::Resettable;
@@ -55,6 +56,8 @@ pub struct Shared {
     /// Flips to `true` when the server shuts down, releasing `hang` faults so
     /// that graceful shutdown is not held up by requests that never answer.
     shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Keeps each request's latency to within a fraction of a millisecond.
+    clock: Clock,
 }
 
 impl Shared {
@@ -85,6 +88,7 @@ impl Shared {
             fault_rng: Mutex::new(SeededRng::new(seed).fork("faults")),
             stores,
             shutdown,
+            clock: Clock::default(),
         }
     }
 
@@ -216,6 +220,7 @@ pub struct Instrumented {
 
 /// Axum middleware wrapping every emulator: count, delay, maybe fail.
 pub async fn instrument(State(ctx): State<Instrumented>, request: Request, next: Next) -> Response {
+    let arrived = Instant::now();
     // Inside a nested router the prefix is already stripped; strip it anyway in
     // case the layer is ever moved outside.
     let path = request.uri().path();
@@ -229,7 +234,7 @@ pub async fn instrument(State(ctx): State<Instrumented>, request: Request, next:
     let (latency, fault) = ctx.shared.plan(ctx.source);
     if !latency.is_zero() {
         // This is the emulated network and server time, not synchronisation.
-        tokio::time::sleep(latency).await;
+        ctx.shared.clock.sleep_until(arrived + latency).await;
     }
     match fault {
         None => next.run(request).await,

@@ -20,6 +20,7 @@
 pub mod control;
 pub mod credentials;
 pub mod djangocrm;
+pub mod latency;
 pub mod opentoclose;
 pub mod people;
 pub mod rng;
