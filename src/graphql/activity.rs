@@ -3,7 +3,8 @@
 //!
 //! A contact's activities come, in this order of preference, from the
 //! contact object itself when the answer that produced it carried them (a
-//! Winnerr list read with `include=activities`, a Django-CRM detail; used only
+//! Winnerr list or detail read with `include=activities`, a Django-CRM
+//! detail; used only
 //! while [`RequestLoaders::reuse_nested`] holds), for Django-CRM from the
 //! contact loader (which reads the detail, so a contact looked up in the same
 //! request is not read twice), and else from the activities loader. The

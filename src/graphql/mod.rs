@@ -92,6 +92,7 @@ impl ContactQueries {
         #[graphql(desc = "A global id from any node.")] id: ID,
     ) -> Result<Option<Node>> {
         let global_id = GlobalId::decode(&id).map_err(|e| error::id_error(&e))?;
+        want_activities_if_shown(ctx)?;
         load_node(ctx, global_id).await
     }
 
@@ -107,6 +108,7 @@ impl ContactQueries {
             .iter()
             .map(|id| GlobalId::decode(id).map_err(|e| error::id_error(&e)))
             .collect::<Result<Vec<_>>>()?;
+        want_activities_if_shown(ctx)?;
         let loaded =
             futures::future::join_all(global_ids.into_iter().map(|id| load_node(ctx, id))).await;
         loaded.into_iter().collect()
@@ -165,8 +167,19 @@ impl ContactQueries {
     ) -> Result<Option<ContactObject>> {
         let global_id =
             GlobalId::decode_as(&id, NodeType::Contact).map_err(|e| error::id_error(&e))?;
+        want_activities_if_shown(ctx)?;
         load_contact(ctx, global_id).await
     }
+}
+
+/// Asks the contact loads for activities when the field's selection shows a
+/// contact's `activities`, so that a source that can embed them (Winnerr's
+/// `include=activities`) answers both in one request.
+fn want_activities_if_shown(ctx: &Context<'_>) -> Result<()> {
+    if ctx.look_ahead().field("activities").exists() {
+        ctx.data::<RequestLoaders>()?.want_contact_activities();
+    }
+    Ok(())
 }
 
 async fn load_node(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>> {

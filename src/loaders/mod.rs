@@ -12,6 +12,7 @@ pub mod property;
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,6 +56,19 @@ impl RequestLoaders {
         self.contacts.loader().forget();
     }
 
+    /// Asks the contact loads of this request to bring each contact's
+    /// activities along where the upstream can send them in the same request
+    /// (a field about to load contacts whose selection shows `activities`).
+    /// Off with loaders switched off, like every reuse of nested data.
+    pub fn want_contact_activities(&self) {
+        if self.reuse_nested() {
+            self.contacts
+                .loader()
+                .with_activities
+                .store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Whether data nested in an earlier answer (a contact inside a property
     /// link, a contact's activities inside a list) may serve later fields.
     /// Off only when loaders are switched off, for the baseline benchmark.
@@ -89,6 +103,9 @@ where
 pub struct ContactLoader {
     sources: Arc<HashMap<SourceKind, Arc<dyn Source>>>,
     started: Option<Mutex<HashMap<GlobalId, SharedBatch>>>,
+    /// Whether loads ask for the contacts' activities too; see
+    /// [`RequestLoaders::want_contact_activities`].
+    with_activities: AtomicBool,
 }
 
 /// The outcome of one batch, shared by every key it loads.
@@ -113,6 +130,7 @@ impl ContactLoader {
         Self {
             sources: Arc::new(sources.iter().map(|s| (s.kind(), s.clone())).collect()),
             started: share.then(|| Mutex::new(HashMap::new())),
+            with_activities: AtomicBool::new(false),
         }
     }
 }
@@ -129,8 +147,9 @@ impl Loader<GlobalId> for ContactLoader {
         &self,
         keys: &[GlobalId],
     ) -> Result<HashMap<GlobalId, LoadResult<Arc<Contact>>>, Self::Error> {
+        let with_activities = self.with_activities.load(Ordering::Relaxed);
         let Some(started) = &self.started else {
-            let loaded = fetch_contacts(self.sources.clone(), keys.to_vec()).await;
+            let loaded = fetch_contacts(self.sources.clone(), keys.to_vec(), false).await;
             return Ok(loaded.as_ref().clone());
         };
         let waits: Vec<(GlobalId, SharedBatch)> = {
@@ -141,7 +160,7 @@ impl Loader<GlobalId> for ContactLoader {
                 .cloned()
                 .collect();
             if !fresh.is_empty() {
-                let batch = fetch_contacts(self.sources.clone(), fresh.clone())
+                let batch = fetch_contacts(self.sources.clone(), fresh.clone(), with_activities)
                     .boxed()
                     .shared();
                 for key in fresh {
@@ -161,10 +180,12 @@ impl Loader<GlobalId> for ContactLoader {
     }
 }
 
-/// Fetches contacts, one adapter call per source, all sources at once.
+/// Fetches contacts, one adapter call per source, all sources at once, with
+/// their activities where a source can add them to the same request.
 async fn fetch_contacts(
     sources: Arc<HashMap<SourceKind, Arc<dyn Source>>>,
     keys: Vec<GlobalId>,
+    with_activities: bool,
 ) -> Arc<HashMap<GlobalId, LoadResult<Arc<Contact>>>> {
     let mut by_source: HashMap<SourceKind, Vec<String>> = HashMap::new();
     for key in keys.iter().filter(|k| k.node_type == NodeType::Contact) {
@@ -176,7 +197,11 @@ async fn fetch_contacts(
     let batches = by_source.into_iter().filter_map(|(kind, ids)| {
         let source = sources.get(&kind)?.clone();
         Some(async move {
-            let result = source.contacts_by_id(&ids).await;
+            let result = if with_activities {
+                source.contacts_by_id_with_activities(&ids).await
+            } else {
+                source.contacts_by_id(&ids).await
+            };
             (kind, ids, result)
         })
     });

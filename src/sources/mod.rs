@@ -32,6 +32,17 @@ pub trait Source: Send + Sync {
     /// upstream's multi-record request where it has one, chunked to its limits.
     async fn contacts_by_id(&self, ids: &[String]) -> Result<Vec<Option<Contact>>, SourceError>;
 
+    /// [`Source::contacts_by_id`], with each contact's activities in
+    /// [`Contact::activities`] where the upstream can send them in the same
+    /// request (Winnerr's `include=activities`). Other sources read the
+    /// contacts alone.
+    async fn contacts_by_id_with_activities(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<Contact>>, SourceError> {
+        self.contacts_by_id(ids).await
+    }
+
     /// Scans the next stretch of this source's contacts in `query.order`.
     ///
     /// The adapter pushes down the parts of `query.filter` the upstream can

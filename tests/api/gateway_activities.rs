@@ -227,6 +227,92 @@ async fn a_winnerr_page_with_activities_costs_one_request() {
 }
 
 #[tokio::test]
+async fn a_winnerr_contact_read_by_id_brings_its_activities_in_the_same_request() {
+    let gateway = spawn_gateway().await;
+    let newest = winnerr_newest(&gateway.sandbox, 50).await;
+    let (contact, activities) = newest
+        .iter()
+        .max_by_key(|(_, activities)| activities.len())
+        .unwrap();
+    assert!(!activities.is_empty(), "no contact with activities");
+    let id = contact_id(SourceKind::Winnerr, &text(contact, "id"));
+    let wanted: Vec<Value> = activities
+        .iter()
+        .map(|a| json!({"sourceId": a["id"]}))
+        .collect();
+
+    for query in [
+        "query($id: ID!) { contact(id: $id) { sourceId raw activities { totalCount nodes { sourceId } } } }",
+        "query($id: ID!) { contact: node(id: $id) { ... on Contact { sourceId raw
+            activities { totalCount nodes { sourceId } } } } }",
+    ] {
+        gateway.sandbox.reset().await;
+        let data = gateway.data(query, json!({"id": id})).await;
+        assert_eq!(total_requests(&gateway).await, 1, "{query}");
+        assert_eq!(
+            gateway.sandbox.route_count("winnerr", "GET", WINNERR_CONTACT).await,
+            1
+        );
+        let found = &data["contact"];
+        assert_eq!(found["sourceId"], contact["id"]);
+        // The embedded list stays out of `raw`, which reads as without it.
+        assert_eq!(found["raw"], *contact);
+        assert_eq!(found["activities"]["totalCount"], activities.len());
+        assert_eq!(found["activities"]["nodes"], json!(wanted));
+    }
+
+    // Several contacts by id: one detail each, nothing more.
+    let ids: Vec<String> = newest
+        .iter()
+        .take(5)
+        .map(|(c, _)| contact_id(SourceKind::Winnerr, &text(c, "id")))
+        .collect();
+    gateway.sandbox.reset().await;
+    let data = gateway
+        .data(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Contact { activities { totalCount } } } }",
+            json!({"ids": ids}),
+        )
+        .await;
+    assert_eq!(total_requests(&gateway).await, 5);
+    for (node, (_, activities)) in data["nodes"].as_array().unwrap().iter().zip(&newest) {
+        assert_eq!(node["activities"]["totalCount"], activities.len());
+    }
+
+    // Without `activities` in the selection the detail is read without the include.
+    gateway.sandbox.reset().await;
+    let data = gateway
+        .data(
+            "query($id: ID!) { contact(id: $id) { raw } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(data["contact"]["raw"], *contact);
+    assert_eq!(total_requests(&gateway).await, 1);
+
+    // With loaders switched off (the baseline): the detail, then the activities.
+    let sandbox = spawn_sandbox().await;
+    let mut config = contact_gateway::demo::gateway_config(
+        &sandbox.url,
+        &contact_gateway::sandbox::Credentials::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    );
+    config.loaders.enabled = false;
+    let baseline = spawn_gateway_with(sandbox, config).await;
+    let data = baseline
+        .data(
+            "query($id: ID!) { contact(id: $id) { activities { totalCount } } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(
+        data["contact"]["activities"]["totalCount"],
+        activities.len()
+    );
+    assert_eq!(total_requests(&baseline).await, 2);
+}
+
+#[tokio::test]
 async fn django_comments_cost_one_detail_per_contact() {
     let gateway = spawn_gateway().await;
     let details = django_newest(&gateway.sandbox, 50).await;

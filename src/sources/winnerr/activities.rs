@@ -105,9 +105,10 @@ impl Winnerr {
     }
 }
 
-/// Maps a list item: the contact, with its embedded activities (when the
-/// item carries them) moved out of `raw` into [`Contact::activities`], so
-/// that `raw` reads the same with and without the include.
+/// Maps a list item or a detail: the contact, with its embedded activities
+/// (when the record carries them) moved out of `raw` into
+/// [`Contact::activities`], so that `raw` reads the same with and without the
+/// include.
 pub fn map_listed_contact(mut record: Value) -> Result<Contact, SourceError> {
     let embedded = record
         .as_object_mut()

@@ -27,6 +27,7 @@ use reqwest::header::AUTHORIZATION;
 use reqwest::Method;
 use serde_json::Value;
 
+use self::activities::map_listed_contact;
 use self::listing::ListPlan;
 use self::wire::{error_from, map_contact, parse_json_body, parse_list, unwrap_record, ListBody};
 use self::writes::{check, create_body, has_address, update_body, WriteKind};
@@ -88,15 +89,27 @@ impl Winnerr {
     }
 
     async fn contact_by_id(&self, id: &str) -> Result<Option<Contact>, SourceError> {
+        self.contact_by_id_including(id, false).await
+    }
+
+    /// `GET /contacts/{id}`, with `include=activities` when `activities`:
+    /// the detail then carries the contact's whole activity list, which moves
+    /// into [`Contact::activities`].
+    async fn contact_by_id_including(
+        &self,
+        id: &str,
+        activities: bool,
+    ) -> Result<Option<Contact>, SourceError> {
         if !is_contact_id(id) {
             return Ok(None);
         }
-        let response = self
-            .upstream
-            .send(KIND, self.request(Method::GET, contact_path(id)))
-            .await?;
+        let mut request = self.request(Method::GET, contact_path(id));
+        if activities {
+            request = request.query("include", "activities");
+        }
+        let response = self.upstream.send(KIND, request).await?;
         match response.status {
-            200 => map_contact(unwrap_record(parse_json_body(&response)?)?).map(Some),
+            200 => map_listed_contact(unwrap_record(parse_json_body(&response)?)?).map(Some),
             404 => Ok(None),
             _ => Err(error_from(&response)),
         }
@@ -147,6 +160,16 @@ impl Source for Winnerr {
         // No multi-record fetch: the requests run at once, bounded by the
         // source's concurrency limit in the upstream layer.
         join_all(ids.iter().map(|id| self.contact_by_id(id)))
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    async fn contacts_by_id_with_activities(
+        &self,
+        ids: &[String],
+    ) -> Result<Vec<Option<Contact>>, SourceError> {
+        join_all(ids.iter().map(|id| self.contact_by_id_including(id, true)))
             .await
             .into_iter()
             .collect()
