@@ -10,6 +10,8 @@
 //! - [`people`]: the seeded population every emulator draws its records from;
 //! - [`store`]: the per-source in-memory store with reset;
 //! - [`control`]: request counting, latency and fault injection, `/_sandbox/*`;
+//! - [`latency`]: the clock that keeps injected latency precise;
+//! - [`timestamps`]: the timestamp forms the emulators render most;
 //! - [`opentoclose`], [`djangocrm`], [`winnerr`], [`spark`]: one emulator each,
 //!   served under `/opentoclose`, `/djangocrm`, `/winnerr` and `/spark`.
 //!
@@ -26,6 +28,7 @@ pub mod people;
 pub mod rng;
 pub mod spark;
 pub mod store;
+pub mod timestamps;
 pub mod winnerr;
 
 use std::future::Future;

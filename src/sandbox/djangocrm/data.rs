@@ -197,7 +197,7 @@ impl Task {
             "title": self.title,
             "status": self.status,
             "priority": self.priority,
-            "due_date": self.due_date.format("%Y-%m-%d").to_string(),
+            "due_date": crate::sandbox::timestamps::date(&self.due_date).to_string(),
             "created_on": format_datetime(self.created_on),
         })
     }
@@ -274,7 +274,7 @@ impl DjangoCrmData {
 /// a `Z`, and microseconds only when there are any (Python's `isoformat`).
 pub(super) fn format_datetime(moment: DateTime<Utc>) -> String {
     if moment.nanosecond() / 1000 == 0 {
-        moment.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        crate::sandbox::timestamps::utc_seconds(&moment).to_string()
     } else {
         moment.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
     }

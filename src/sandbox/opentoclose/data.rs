@@ -104,7 +104,7 @@ impl OpenToCloseData {
             primary: link.primary,
             start_date: link
                 .start_date
-                .map(|date| date.format("%Y-%m-%d").to_string()),
+                .map(|date| crate::sandbox::timestamps::date(&date).to_string()),
             notes: &link.notes,
             // Deleting a contact or property removes its links, so both are
             // always there; `null` would only show a broken invariant.
@@ -145,5 +145,5 @@ fn serialize_timestamp<S: serde::Serializer>(
     timestamp: &DateTime<Utc>,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(&timestamp.format("%Y-%m-%dT%H:%M:%SZ"))
+    serializer.collect_str(&crate::sandbox::timestamps::utc_seconds(timestamp))
 }

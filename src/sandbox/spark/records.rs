@@ -354,7 +354,7 @@ impl SparkData {
 
 /// Spark's timestamp form: `2012-03-07T20:09:37Z`.
 pub fn format_timestamp(time: DateTime<Utc>) -> String {
-    time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    crate::sandbox::timestamps::utc_seconds(&time).to_string()
 }
 
 fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
