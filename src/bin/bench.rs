@@ -100,20 +100,50 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
+/// The sandbox on a free loopback port, served until [`RunningSandbox::stop`].
+struct RunningSandbox {
+    url: String,
+    credentials: Credentials,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningSandbox {
+    async fn start(latency_ms: u64) -> anyhow::Result<Self> {
+        let options = SandboxOptions {
+            latency_ms,
+            ..SandboxOptions::default()
+        };
+        let credentials = options.credentials.clone();
+        let server =
+            SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
+        let url = format!("http://{}", server.local_addr()?);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Ok(Self {
+            url,
+            credentials,
+            stop,
+            serving,
+        })
+    }
+
+    async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(());
+        self.serving.await??;
+        Ok(())
+    }
+}
+
 async fn sandbox_get(cli: &BenchCli) -> anyhow::Result<()> {
     let latency_ms = cli.latency_ms.unwrap_or(0);
-    let options = SandboxOptions {
-        latency_ms,
-        ..SandboxOptions::default()
-    };
-    let token = options.credentials.opentoclose.api_token.clone();
-    let server = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
-    let url = format!("http://{}", server.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run_until(async move {
-        let _ = stopped.await;
-    }));
-    let target = format!("{url}/opentoclose/v1/contacts/42?api_token={token}");
+    let sandbox = RunningSandbox::start(latency_ms).await?;
+    let target = format!(
+        "{}/opentoclose/v1/contacts/42?api_token={}",
+        sandbox.url, sandbox.credentials.opentoclose.api_token
+    );
     let report = load(cli, move |client| {
         let target = target.clone();
         async move {
@@ -132,8 +162,7 @@ async fn sandbox_get(cli: &BenchCli) -> anyhow::Result<()> {
         "peak RSS of the process (sandbox and load generator): {} kB",
         peak_rss_kb("self")
     );
-    let _ = stop.send(());
-    serving.await??;
+    sandbox.stop().await?;
     Ok(())
 }
 
@@ -251,17 +280,9 @@ max_concurrent_requests = {concurrency}
 /// every property's links, at most `--max-concurrent-requests` at a time.
 async fn w1_direct(cli: &BenchCli) -> anyhow::Result<()> {
     let latency_ms = cli.latency_ms.unwrap_or(5);
-    let options = SandboxOptions {
-        latency_ms,
-        ..SandboxOptions::default()
-    };
-    let token = options.credentials.opentoclose.api_token.clone();
-    let server = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
-    let url = format!("http://{}/opentoclose/v1", server.local_addr()?);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run_until(async move {
-        let _ = stopped.await;
-    }));
+    let sandbox = RunningSandbox::start(latency_ms).await?;
+    let url = format!("{}/opentoclose/v1", sandbox.url);
+    let token = sandbox.credentials.opentoclose.api_token.clone();
     let permits = cli.max_concurrent_requests;
     // Its own client, whose pool keeps a connection for each of the up to
     // `permits` concurrent requests, as the gateway's does.
@@ -308,25 +329,15 @@ async fn w1_direct(cli: &BenchCli) -> anyhow::Result<()> {
         "workload: w1-direct ({latency_ms} ms upstream latency, {permits} concurrent requests)"
     );
     report.print();
-    let _ = stop.send(());
-    serving.await??;
+    sandbox.stop().await?;
     Ok(())
 }
 
 async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::Result<()> {
     let latency_ms = cli.latency_ms.unwrap_or(5);
-    let options = SandboxOptions {
-        latency_ms,
-        ..SandboxOptions::default()
-    };
-    let credentials = options.credentials.clone();
-    let sandbox = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
-    let sandbox_url = format!("http://{}", sandbox.local_addr()?);
-    let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
-    let sandbox_task = tokio::spawn(sandbox.run_until(async move {
-        let _ = sandbox_stopped.await;
-    }));
-    let gateway = start_gateway(cli, &sandbox_url, &credentials)?;
+    let sandbox = RunningSandbox::start(latency_ms).await?;
+    let sandbox_url = sandbox.url.clone();
+    let gateway = start_gateway(cli, &sandbox_url, &sandbox.credentials)?;
     let body = serde_json::json!({ "query": query });
     // One query first, to fail loudly on an error rather than measure errors.
     let client = reqwest::Client::new();
@@ -380,8 +391,7 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
     );
     println!("peak RSS of the gateway process: {} kB", peak_rss_kb(&pid));
     drop(gateway);
-    let _ = stop_sandbox.send(());
-    sandbox_task.await??;
+    sandbox.stop().await?;
     Ok(())
 }
 

@@ -12,7 +12,10 @@ use chrono::{DateTime, Utc};
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway, TestSandbox};
+use crate::helpers::{
+    spawn_baseline_gateway, spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway,
+    TestSandbox,
+};
 
 const WINNERR_LIST: &str = "/v1/contacts";
 const WINNERR_CONTACT: &str = "/v1/contacts/{id}";
@@ -114,6 +117,15 @@ async fn winnerr_newest(sandbox: &TestSandbox, count: usize) -> Vec<(Value, Vec<
     out
 }
 
+/// The contact with the most activities among `contacts`.
+fn with_most_activities(contacts: &[(Value, Vec<Value>)]) -> (&Value, &Vec<Value>) {
+    let (contact, activities) = contacts
+        .iter()
+        .max_by_key(|(_, activities)| activities.len())
+        .expect("contacts to choose from");
+    (contact, activities)
+}
+
 /// Django-CRM's `count` newest contacts (creation time descending, ties by
 /// id ascending, as the gateway orders them) with their details.
 async fn django_newest(sandbox: &TestSandbox, count: usize) -> Vec<Value> {
@@ -200,14 +212,7 @@ async fn a_winnerr_page_with_activities_costs_one_request() {
 
     // With loaders switched off (the baseline), nothing embedded is reused:
     // the list, then one activity request per contact.
-    let sandbox = spawn_sandbox().await;
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &contact_gateway::sandbox::Credentials::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config.loaders.enabled = false;
-    let baseline = spawn_gateway_with(sandbox, config).await;
+    let baseline = spawn_baseline_gateway().await;
     let again = baseline.data(query, json!({})).await;
     assert_eq!(again, data);
     assert_eq!(
@@ -230,10 +235,7 @@ async fn a_winnerr_page_with_activities_costs_one_request() {
 async fn a_winnerr_contact_read_by_id_brings_its_activities_in_the_same_request() {
     let gateway = spawn_gateway().await;
     let newest = winnerr_newest(&gateway.sandbox, 50).await;
-    let (contact, activities) = newest
-        .iter()
-        .max_by_key(|(_, activities)| activities.len())
-        .unwrap();
+    let (contact, activities) = with_most_activities(&newest);
     assert!(!activities.is_empty(), "no contact with activities");
     let id = contact_id(SourceKind::Winnerr, &text(contact, "id"));
     let wanted: Vec<Value> = activities
@@ -291,14 +293,7 @@ async fn a_winnerr_contact_read_by_id_brings_its_activities_in_the_same_request(
     assert_eq!(total_requests(&gateway).await, 1);
 
     // With loaders switched off (the baseline): the detail, then the activities.
-    let sandbox = spawn_sandbox().await;
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &contact_gateway::sandbox::Credentials::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config.loaders.enabled = false;
-    let baseline = spawn_gateway_with(sandbox, config).await;
+    let baseline = spawn_baseline_gateway().await;
     let data = baseline
         .data(
             "query($id: ID!) { contact(id: $id) { activities { totalCount } } }",
@@ -442,10 +437,7 @@ async fn a_django_detail_is_read_once_for_the_contact_and_its_comments() {
 async fn activities_page_filter_and_resolve_as_nodes() {
     let gateway = spawn_gateway().await;
     let newest = winnerr_newest(&gateway.sandbox, 50).await;
-    let (contact, activities) = newest
-        .iter()
-        .max_by_key(|(_, activities)| activities.len())
-        .unwrap();
+    let (contact, activities) = with_most_activities(&newest);
     assert!(activities.len() >= 3, "no contact with enough activities");
     let contact_source_id = text(contact, "id");
     let id = contact_id(SourceKind::Winnerr, &contact_source_id);

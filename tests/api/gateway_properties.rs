@@ -11,7 +11,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway};
+use crate::helpers::{
+    spawn_baseline_gateway, spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway,
+};
 
 /// Workload W1: the first 50 properties with their contacts.
 const W1: &str = "{ properties(first: 50) { nodes { title contacts { role primary contact { displayName emails { address } phones { number } } } } } }";
@@ -229,15 +231,7 @@ async fn w1_costs_one_list_and_one_links_request_per_property() {
 
 #[tokio::test]
 async fn w1_without_loaders_loads_every_contact_on_its_own() {
-    let sandbox = spawn_sandbox().await;
-    let credentials = contact_gateway::sandbox::Credentials::default();
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &credentials,
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config.loaders.enabled = false;
-    let gateway = spawn_gateway_with(sandbox, config).await;
+    let gateway = spawn_baseline_gateway().await;
     let (expected, link_count) = w1_expectation(&gateway).await;
     let (data, cost) = measured(&gateway, W1, json!({})).await;
     assert_eq!(data, expected);

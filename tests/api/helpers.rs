@@ -154,6 +154,20 @@ pub async fn spawn_gateway() -> TestGateway {
     spawn_gateway_with(sandbox, config).await
 }
 
+/// Starts a gateway with loaders switched off (one upstream call per
+/// resolver, no reuse of nested data: the benchmark baseline) in front of a
+/// fresh sandbox.
+pub async fn spawn_baseline_gateway() -> TestGateway {
+    let sandbox = spawn_sandbox().await;
+    let mut config = contact_gateway::demo::gateway_config(
+        &sandbox.url,
+        &contact_gateway::sandbox::Credentials::default(),
+        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+    );
+    config.loaders.enabled = false;
+    spawn_gateway_with(sandbox, config).await
+}
+
 /// Starts a gateway with the given configuration in front of `sandbox`.
 pub async fn spawn_gateway_with(
     sandbox: TestSandbox,
