@@ -125,8 +125,10 @@ pub struct LoaderSettings {
     #[serde(default = "default_true")]
     pub enabled: bool,
     /// How long a loader waits for more keys before it sends a batch, in
-    /// microseconds. The runtime's timer rounds this up to whole milliseconds,
-    /// so any value below 1000 waits until the next timer tick.
+    /// microseconds. With 0 the batch goes out as soon as the resolver that
+    /// asked for the first key yields: the batch task is spawned from that
+    /// resolver's worker, and tokio runs such a task next on the same worker,
+    /// so the keys its sibling resolvers ask for in the same pass join it.
     #[serde(default)]
     pub batch_delay_us: u64,
 }
