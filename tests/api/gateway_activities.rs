@@ -6,15 +6,13 @@
 //! data. Expected data and request counts come from the sandbox itself.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr};
 
 use chrono::{DateTime, Utc};
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    spawn_baseline_gateway, spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway,
-    TestSandbox,
+    spawn_baseline_gateway, spawn_gateway, spawn_gateway_configured, TestGateway, TestSandbox,
 };
 
 const WINNERR_LIST: &str = "/v1/contacts";
@@ -1062,19 +1060,16 @@ async fn spawn_failing_activities_stub() -> String {
 
 #[tokio::test]
 async fn a_failing_activities_upstream_leaves_the_contact_data() {
-    let sandbox = spawn_sandbox().await;
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &contact_gateway::sandbox::Credentials::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
     let stub = spawn_failing_activities_stub().await;
-    for source in &mut config.sources {
-        if source.kind == SourceKind::Winnerr {
-            source.base_url = stub.clone();
+    let gateway = spawn_gateway_configured(|config| {
+        for source in &mut config.sources {
+            if source.kind == SourceKind::Winnerr {
+                source.base_url = stub;
+                break;
+            }
         }
-    }
-    let gateway = spawn_gateway_with(sandbox, config).await;
+    })
+    .await;
     let id = contact_id(
         SourceKind::Winnerr,
         "contact_123e4567-e89b-12d3-a456-426614174000",

@@ -16,7 +16,10 @@ use contact_gateway::config::{Secret, SourceCredentials};
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway, TestSandbox};
+use crate::helpers::{
+    spawn_gateway, spawn_gateway_configured, spawn_gateway_with, spawn_sandbox, TestGateway,
+    TestSandbox,
+};
 
 const LIST_ROUTE: &str = "/api/contacts/";
 const DETAIL_ROUTE: &str = "/api/contacts/{id}/";
@@ -840,19 +843,14 @@ async fn refused_credentials_are_unauthenticated_and_never_shown() {
 
 #[tokio::test]
 async fn a_hanging_upstream_times_out() {
-    let sandbox = spawn_sandbox().await;
-    let credentials = contact_gateway::sandbox::Credentials::default();
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &credentials,
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    for source in &mut config.sources {
-        if source.kind == SourceKind::DjangoCrm {
-            source.timeout = Duration::from_millis(200);
+    let gateway = spawn_gateway_configured(|config| {
+        for source in &mut config.sources {
+            if source.kind == SourceKind::DjangoCrm {
+                source.timeout = Duration::from_millis(200);
+            }
         }
-    }
-    let gateway = spawn_gateway_with(sandbox, config).await;
+    })
+    .await;
     gateway
         .sandbox
         .configure(json!({"djangocrm": {"faults": [{"kind": "hang", "rate": 1.0}]}}))

@@ -16,7 +16,9 @@ use contact_gateway::domain::{
 };
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway};
+use crate::helpers::{
+    spawn_gateway, spawn_gateway_configured, spawn_gateway_with, spawn_sandbox, TestGateway,
+};
 
 const LIST: &str = r#"
 query List($first: Int, $after: String, $order: ContactOrderInput, $filter: ContactFilterInput) {
@@ -813,19 +815,14 @@ async fn malformed_bodies_are_upstream_errors() {
 
 #[tokio::test]
 async fn a_hung_upstream_times_out() {
-    let sandbox = spawn_sandbox().await;
-    let credentials = contact_gateway::sandbox::Credentials::default();
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &credentials,
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    for source in &mut config.sources {
-        if source.kind == SourceKind::OpenToClose {
-            source.timeout = Duration::from_millis(300);
+    let gateway = spawn_gateway_configured(|config| {
+        for source in &mut config.sources {
+            if source.kind == SourceKind::OpenToClose {
+                source.timeout = Duration::from_millis(300);
+            }
         }
-    }
-    let gateway = spawn_gateway_with(sandbox, config).await;
+    })
+    .await;
     let token = token(&gateway);
     gateway
         .sandbox

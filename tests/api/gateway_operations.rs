@@ -5,13 +5,12 @@
 //! statistics, and reads the contacts back to see exactly what changed.
 
 use std::collections::HashSet;
-use std::net::{Ipv4Addr, SocketAddr};
 
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use contact_gateway::sources::winnerr::operations::BULK_MAX_IDS;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway, TestSandbox};
+use crate::helpers::{spawn_gateway, spawn_gateway_configured, TestGateway, TestSandbox};
 
 const BULK: &str = "mutation($input: BulkUpdateContactsInput!) {
     bulkUpdateContacts(input: $input) {
@@ -173,14 +172,7 @@ async fn winnerr_record(sandbox: &TestSandbox, id: &str) -> Value {
 
 /// A gateway whose `ids` limit (the largest page size) is `max_page_size`.
 async fn spawn_gateway_with_page_size(max_page_size: usize) -> TestGateway {
-    let sandbox = spawn_sandbox().await;
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &contact_gateway::sandbox::Credentials::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config.limits.max_page_size = max_page_size;
-    spawn_gateway_with(sandbox, config).await
+    spawn_gateway_configured(|config| config.limits.max_page_size = max_page_size).await
 }
 
 #[tokio::test]
@@ -962,16 +954,12 @@ async fn my_contact_updates_break_no_limit_and_write_nothing_else() {
 
 #[tokio::test]
 async fn spark_operations_without_spark_say_so() {
-    let sandbox = spawn_sandbox().await;
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &contact_gateway::sandbox::Credentials::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config
-        .sources
-        .retain(|source| source.kind != SourceKind::Spark);
-    let gateway = spawn_gateway_with(sandbox, config).await;
+    let gateway = spawn_gateway_configured(|config| {
+        config
+            .sources
+            .retain(|source| source.kind != SourceKind::Spark)
+    })
+    .await;
     let spark_id = global_id(SourceKind::Spark, UNKNOWN_SPARK_ID);
     let bodies = [
         gateway.graphql(MY_CONTACT, json!({})).await,

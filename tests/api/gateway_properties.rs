@@ -6,13 +6,12 @@
 //! from the sandbox's own data, read over its HTTP API.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::{Ipv4Addr, SocketAddr};
 
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    spawn_baseline_gateway, spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway,
+    spawn_baseline_gateway, spawn_gateway, spawn_gateway_configured, TestGateway,
 };
 
 /// Workload W1: the first 50 properties with their contacts.
@@ -953,17 +952,12 @@ async fn failing_upstreams_give_well_formed_errors() {
 
 #[tokio::test]
 async fn properties_need_open_to_close() {
-    let sandbox = spawn_sandbox().await;
-    let credentials = contact_gateway::sandbox::Credentials::default();
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &credentials,
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config
-        .sources
-        .retain(|source| source.kind != SourceKind::OpenToClose);
-    let gateway = spawn_gateway_with(sandbox, config).await;
+    let gateway = spawn_gateway_configured(|config| {
+        config
+            .sources
+            .retain(|source| source.kind != SourceKind::OpenToClose)
+    })
+    .await;
     for (query, variables) in [
         ("{ properties { nodes { title } } }", json!({})),
         (

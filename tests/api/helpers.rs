@@ -144,13 +144,21 @@ pub struct TestGateway {
 
 /// Starts a sandbox and a gateway configured with every source.
 pub async fn spawn_gateway() -> TestGateway {
+    spawn_gateway_configured(|_| {}).await
+}
+
+/// Starts a sandbox and a gateway with the demo configuration for it, as
+/// changed by `edit`.
+pub async fn spawn_gateway_configured(
+    edit: impl FnOnce(&mut contact_gateway::config::GatewayConfig),
+) -> TestGateway {
     let sandbox = spawn_sandbox().await;
-    let credentials = contact_gateway::sandbox::Credentials::default();
-    let config = contact_gateway::demo::gateway_config(
+    let mut config = contact_gateway::demo::gateway_config(
         &sandbox.url,
-        &credentials,
+        &contact_gateway::sandbox::Credentials::default(),
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
     );
+    edit(&mut config);
     spawn_gateway_with(sandbox, config).await
 }
 
@@ -158,14 +166,7 @@ pub async fn spawn_gateway() -> TestGateway {
 /// resolver, no reuse of nested data: the benchmark baseline) in front of a
 /// fresh sandbox.
 pub async fn spawn_baseline_gateway() -> TestGateway {
-    let sandbox = spawn_sandbox().await;
-    let mut config = contact_gateway::demo::gateway_config(
-        &sandbox.url,
-        &contact_gateway::sandbox::Credentials::default(),
-        SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-    );
-    config.loaders.enabled = false;
-    spawn_gateway_with(sandbox, config).await
+    spawn_gateway_configured(|config| config.loaders.enabled = false).await
 }
 
 /// Starts a gateway with the given configuration in front of `sandbox`.
