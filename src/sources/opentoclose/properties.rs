@@ -412,6 +412,23 @@ pub fn map_property(record: Value) -> Result<Property, SourceError> {
     Ok(property)
 }
 
+/// Moves the nested object under `key` out of a link record and maps it;
+/// anything else there (a bare id, `null`) stays in the record.
+fn take_nested<T>(
+    object: &mut serde_json::Map<String, Value>,
+    key: &str,
+    map: fn(Value) -> Result<T, SourceError>,
+) -> Result<Option<Arc<T>>, SourceError> {
+    match object.remove(key) {
+        Some(nested) if nested.is_object() => Ok(Some(Arc::new(map(nested)?))),
+        Some(other) => {
+            object.insert(key.into(), other);
+            Ok(None)
+        }
+        None => Ok(None),
+    }
+}
+
 /// Maps one association record, flat or with the contact and property
 /// nested; `route_property_id` is the property whose route answered it.
 pub fn map_property_contact(
@@ -423,22 +440,8 @@ pub fn map_property_contact(
     };
     // The nested records move into the contact and property rather than
     // being copied: `PropertyContact::raw_record` puts them back on demand.
-    let contact = match object.remove("contact") {
-        Some(nested) if nested.is_object() => Some(Arc::new(map_contact(nested)?)),
-        Some(other) => {
-            object.insert("contact".into(), other);
-            None
-        }
-        None => None,
-    };
-    let property = match object.remove("property") {
-        Some(nested) if nested.is_object() => Some(Arc::new(map_property(nested)?)),
-        Some(other) => {
-            object.insert("property".into(), other);
-            None
-        }
-        None => None,
-    };
+    let contact = take_nested(object, "contact", map_contact)?;
+    let property = take_nested(object, "property", map_property)?;
     let contact_id = id_of(record.get("contact_id"))
         .or_else(|| contact.as_ref().map(|c| c.source_id.clone()))
         .ok_or_else(|| unusable("a property contact without a contact id"))?;
