@@ -19,7 +19,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::{join_all, BoxFuture, Shared};
 use futures::FutureExt;
 
-use super::{data_loader, LoadResult};
+use super::{per_key_loader, LoadResult};
 use crate::config::LoaderSettings;
 use crate::domain::{Activity, Contact, GlobalId, NodeType, SourceKind};
 use crate::sources::djangocrm::DjangoCrm;
@@ -35,7 +35,7 @@ pub struct ActivityLoaders {
 impl ActivityLoaders {
     pub fn new(sources: &SourceSet, settings: LoaderSettings) -> Self {
         Self {
-            of_contact: data_loader(ActivitiesOfContactLoader::new(sources, settings), settings),
+            of_contact: per_key_loader(ActivitiesOfContactLoader::new(sources, settings), settings),
         }
     }
 }

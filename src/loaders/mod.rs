@@ -93,6 +93,21 @@ where
     }
 }
 
+/// A dataloader for keys the upstream can only fetch one at a time (a
+/// property, a property's links, a contact's activities). Each key's load
+/// starts the moment it is asked for and answers on its own: gathered into a
+/// batch, every key would wait for the slowest request of the batch before
+/// its fields could resolve, although the requests are single GETs anyway.
+/// Memoisation is as for [`data_loader`], and the upstream layer still
+/// bounds how many are sent at once.
+pub fn per_key_loader<K, L>(loader: L, settings: LoaderSettings) -> DataLoader<L, HashMapCache>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
+    data_loader(loader, settings).max_batch_size(1)
+}
+
 /// Loads contacts by global id.
 ///
 /// The async-graphql dataloader remembers a key only once its batch has

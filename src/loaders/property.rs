@@ -28,7 +28,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use futures::future::join_all;
 use tokio::sync::OnceCell;
 
-use super::{data_loader, LoadResult};
+use super::{data_loader, per_key_loader, LoadResult};
 use crate::config::LoaderSettings;
 use crate::domain::{Property, PropertyContact, SourceKind};
 use crate::sources::opentoclose::OpenToClose;
@@ -51,14 +51,14 @@ pub struct PropertyLoaders {
 impl PropertyLoaders {
     pub fn new(sources: &SourceSet, settings: LoaderSettings) -> Self {
         let source = sources.opentoclose.clone();
-        let by_id = Arc::new(data_loader(
+        let by_id = Arc::new(per_key_loader(
             PropertyLoader {
                 source: source.clone(),
                 in_flight: InFlight::new(settings.enabled),
             },
             settings,
         ));
-        let links = Arc::new(data_loader(
+        let links = Arc::new(per_key_loader(
             PropertyLinksLoader {
                 source: source.clone(),
                 in_flight: InFlight::new(settings.enabled),
