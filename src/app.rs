@@ -9,9 +9,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use async_graphql::BatchResponse;
+use async_graphql_axum::GraphQLRequest;
+use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -89,10 +91,7 @@ impl Gateway {
     }
 }
 
-async fn graphql_post(
-    State(gateway): State<Arc<Gateway>>,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
+async fn graphql_post(State(gateway): State<Arc<Gateway>>, request: GraphQLRequest) -> Response {
     execute(&gateway, request).await
 }
 
@@ -112,16 +111,48 @@ async fn graphql_get(
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     match request {
-        Ok(request) => execute(&gateway, request).await.into_response(),
+        Ok(request) => execute(&gateway, request).await,
         Err(rejection) => (StatusCode::BAD_REQUEST, rejection.0.to_string()).into_response(),
     }
 }
 
-async fn execute(gateway: &Gateway, request: GraphQLRequest) -> GraphQLResponse {
-    let request = request
-        .into_inner()
-        .data(RequestLoaders::new(&gateway.sources, gateway.loaders));
-    gateway.schema.execute(request).await.into()
+async fn execute(gateway: &Gateway, request: GraphQLRequest) -> Response {
+    let loaders = Arc::new(RequestLoaders::new(&gateway.sources, gateway.loaders));
+    let request = request.into_inner().data(Arc::clone(&loaders));
+    let response = BatchResponse::from(gateway.schema.execute(request).await);
+    let answer = answer_of(&response);
+    // The answer's values and what the request loaded are freed on a task
+    // of their own, after this handler has handed the answer over: for a
+    // large query that is a millisecond the answer need not wait for.
+    tokio::spawn(async move { drop((response, loaders)) });
+    answer
+}
+
+/// The HTTP answer for `response`, with the headers async-graphql-axum
+/// gives it.
+fn answer_of(response: &BatchResponse) -> Response {
+    let Ok(body) = serde_json::to_vec(response) else {
+        // Only a map with non-string keys fails to serialise; a GraphQL
+        // response has none.
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let mut answer = Response::new(Body::from(body));
+    let headers = answer.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/graphql-response+json"),
+    );
+    if response.is_ok() {
+        if let Some(value) = response
+            .cache_control()
+            .value()
+            .and_then(|value| HeaderValue::from_str(&value).ok())
+        {
+            headers.insert(header::CACHE_CONTROL, value);
+        }
+    }
+    headers.extend(response.http_headers());
+    answer
 }
 
 /// A gateway bound to a listener, ready to run.

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::contact::{ContactObject, SourceEnum};
 use super::contacts::{bad_input, PageInfo, SourceRegistry};
 use super::error::{id_error, source_error};
-use super::RequestLoaders;
+use super::loaders_of;
 use crate::domain::activity::{
     compare_keys_newest_first, compare_newest_first, split_activity_key, ActivityInput,
 };
@@ -350,7 +350,7 @@ async fn activities_of(
     ) {
         return Ok(Some(Arc::default()));
     }
-    let loaders = ctx.data::<RequestLoaders>()?;
+    let loaders = loaders_of(ctx)?;
     if loaders.reuse_nested() {
         if let Some(list) = embedded.and_then(|contact| contact.activities.clone()) {
             return Ok(Some(list));

@@ -256,7 +256,7 @@ pub async fn contacts(ctx: &Context<'_>, args: ContactsArgs) -> Result<ContactCo
             ));
         }
     }
-    let loaders = ctx.data::<super::RequestLoaders>()?;
+    let loaders = super::loaders_of(ctx)?;
     // A source whose list can carry the contacts' activities is asked for
     // them in the same request when the page will show them; embedded data is
     // not used at all with loaders switched off.

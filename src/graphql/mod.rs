@@ -1,6 +1,6 @@
 //! The GraphQL schema: object types, queries, and the error mapping.
 //!
-//! Per request the HTTP layer adds [`RequestLoaders`] to the request data;
+//! Per request the HTTP layer adds [`RequestLoaders`] (in an `Arc`) to the request data;
 //! resolvers read through them.
 
 pub mod activity;
@@ -177,7 +177,7 @@ impl ContactQueries {
 /// `include=activities`) answers both in one request.
 fn want_activities_if_shown(ctx: &Context<'_>) -> Result<()> {
     if ctx.look_ahead().field("activities").exists() {
-        ctx.data::<RequestLoaders>()?.want_contact_activities();
+        loaders_of(ctx)?.want_contact_activities();
     }
     Ok(())
 }
@@ -190,8 +190,13 @@ async fn load_node(ctx: &Context<'_>, id: GlobalId) -> Result<Option<Node>> {
     }
 }
 
+/// The loaders of the request `ctx` belongs to.
+pub(crate) fn loaders_of<'a>(ctx: &Context<'a>) -> Result<&'a RequestLoaders> {
+    Ok(ctx.data::<std::sync::Arc<RequestLoaders>>()?)
+}
+
 pub(crate) async fn load_contact(ctx: &Context<'_>, id: GlobalId) -> Result<Option<ContactObject>> {
-    let loaders = ctx.data::<RequestLoaders>()?;
+    let loaders = loaders_of(ctx)?;
     match loaders.contacts.load_one(id).await {
         Ok(None) => Ok(None),
         Ok(Some(Ok(contact))) => Ok(Some(ContactObject(contact))),

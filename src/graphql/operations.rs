@@ -40,7 +40,7 @@ use futures::{FutureExt, StreamExt};
 use super::contact::ContactObject;
 use super::contacts::{bad_input, ContactFieldsInput, ContactPayload, SourceRegistry};
 use super::error;
-use super::{load_contact, RequestLoaders};
+use super::{load_contact, loaders_of};
 use crate::domain::{Contact, ContactInput, GlobalId, NodeType, SourceKind};
 use crate::sources::spark::operations::MyContactChanges;
 use crate::sources::spark::Spark;
@@ -341,7 +341,7 @@ impl ContactOperationMutations {
         let results = bulk_update(registry, &input.ids, &changes).await;
         // Contacts the writes answered with serve later reads in this request;
         // the others may have changed, so nothing cached for them is reused.
-        let loaders = ctx.data::<RequestLoaders>()?;
+        let loaders = loaders_of(ctx)?;
         if results
             .iter()
             .any(|result| result.error.is_none() && result.contact.is_none())

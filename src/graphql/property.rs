@@ -23,7 +23,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::contact::ContactObject;
 use super::contacts::{PageInfo, SourceRegistry};
 use super::error::{self, codes};
-use super::RequestLoaders;
+use super::{loaders_of, RequestLoaders};
 use crate::domain::{self, GlobalId, NodeType, PropertyContactInput, SourceKind};
 use crate::sources::opentoclose::properties::{check_link_write, is_upstream_id};
 use crate::sources::opentoclose::OpenToClose;
@@ -100,7 +100,7 @@ impl PropertyObject {
         #[graphql(desc = "Only links with this role (ignoring case), such as `Buyer`.")]
         role: Option<String>,
     ) -> Result<Vec<PropertyContactObject>> {
-        let loaders = ctx.data::<RequestLoaders>()?;
+        let loaders = loaders_of(ctx)?;
         let links = match loaders
             .property
             .links
@@ -129,7 +129,7 @@ pub struct PropertyContactObject(pub Arc<domain::PropertyContact>);
 impl PropertyContactObject {
     /// The property.
     async fn property(&self, ctx: &Context<'_>) -> Result<PropertyObject> {
-        let loaders = ctx.data::<RequestLoaders>()?;
+        let loaders = loaders_of(ctx)?;
         if loaders.reuse_nested() {
             if let Some(property) = &self.0.property {
                 return Ok(PropertyObject(property.clone()));
@@ -147,7 +147,7 @@ impl PropertyContactObject {
 
     /// The contact; null if it no longer exists.
     async fn contact(&self, ctx: &Context<'_>) -> Result<Option<ContactObject>> {
-        let loaders = ctx.data::<RequestLoaders>()?;
+        let loaders = loaders_of(ctx)?;
         if loaders.reuse_nested() {
             if let Some(contact) = &self.0.contact {
                 return Ok(Some(ContactObject(contact.clone())));
@@ -315,7 +315,7 @@ impl PropertyQueries {
             })
             .collect();
         // Properties a list returned are not fetched again by a later lookup.
-        let loaders = ctx.data::<RequestLoaders>()?;
+        let loaders = loaders_of(ctx)?;
         loaders
             .property
             .by_id
@@ -523,7 +523,7 @@ pub async fn contact_properties(
     if contact.source != SourceKind::OpenToClose {
         return Ok(Vec::new());
     }
-    let loaders = ctx.data::<RequestLoaders>()?;
+    let loaders = loaders_of(ctx)?;
     match loaders
         .property
         .contact_links
@@ -540,7 +540,7 @@ async fn load_property_by_source_id(
     ctx: &Context<'_>,
     source_id: &str,
 ) -> Result<Option<PropertyObject>> {
-    let loaders = ctx.data::<RequestLoaders>()?;
+    let loaders = loaders_of(ctx)?;
     match loaders.property.by_id.load_one(source_id.to_string()).await {
         Ok(None) => Ok(None),
         Ok(Some(Ok(property))) => Ok(Some(PropertyObject(property))),

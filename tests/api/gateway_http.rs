@@ -57,6 +57,42 @@ async fn graphql_over_get_with_a_query_string() {
 }
 
 #[tokio::test]
+async fn answers_are_graphql_response_json_over_post_and_get() {
+    let gateway = spawn_gateway().await;
+    let client = &gateway.sandbox.client;
+    let post = client
+        .post(&gateway.graphql_url)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    let get = client
+        .get(&gateway.graphql_url)
+        .query(&[("query", "{ nope }")])
+        .send()
+        .await
+        .unwrap();
+    for (response, expected) in [
+        (post, json!({ "data": { "__typename": "Query" } })),
+        (
+            get,
+            json!({ "data": null, "errors": [{
+                "message": "Unknown field \"nope\" on type \"Query\". Did you mean \"node\"?",
+                "locations": [{ "line": 1, "column": 3 }]
+            }] }),
+        ),
+    ] {
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/graphql-response+json"
+        );
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body, expected);
+    }
+}
+
+#[tokio::test]
 async fn malformed_and_foreign_ids_are_bad_input_without_upstream_calls() {
     let gateway = spawn_gateway().await;
     let property_id = contact_gateway::domain::GlobalId::new(
