@@ -41,8 +41,10 @@ struct Inner {
     lead_nanos: AtomicU64,
 }
 
-/// The lead never grows past this, whatever the machine does.
-const MAX_LEAD: Duration = Duration::from_millis(1);
+/// The lead never grows past this, whatever the machine does: a request
+/// woken early yields on its worker until its deadline, and a busy moment
+/// must not turn into every later request doing so for long.
+const MAX_LEAD: Duration = Duration::from_micros(500);
 
 impl Inner {
     fn lead(&self) -> Duration {
