@@ -134,7 +134,11 @@ fn answer_of(response: &BatchResponse) -> Response {
     let Ok(body) = serde_json::to_vec(response) else {
         // Only a map with non-string keys fails to serialise; a GraphQL
         // response has none.
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the GraphQL response could not be written as JSON",
+        )
+            .into_response();
     };
     let mut answer = Response::new(Body::from(body));
     let headers = answer.headers_mut();

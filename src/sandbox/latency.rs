@@ -12,10 +12,10 @@
 //! Waking is not instant either: the kernel ends a timed wait 0.15 to 0.5 ms
 //! late on a virtual machine, and the tokio worker that resumes the request
 //! takes its own time to be scheduled. The clock therefore learns how late
-//! its wake-ups arrive (a moving average, [`Inner::lead`]), wakes each
-//! request that much ahead of its deadline, and the request covers what is
-//! left by yielding to the other tasks of its worker until the deadline has
-//! passed. A wait still never ends before its deadline.
+//! its wake-ups arrive (a moving average, capped at half a millisecond),
+//! wakes each request that much ahead of its deadline, and the request
+//! covers what is left by yielding to the other tasks of its worker until
+//! the deadline has passed. A wait still never ends before its deadline.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
