@@ -6,6 +6,7 @@ pub mod ids;
 pub mod phone;
 pub mod property;
 pub mod query;
+pub mod raw;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ pub use self::activity::{Activity, ActivityKind};
 pub use self::ids::{GlobalId, GlobalIdError, NodeType};
 pub use self::property::{Property, PropertyContact, PropertyContactInput};
 pub use self::query::{ContactFilter, ContactInput, ContactOrder, Direction, OrderField, SortKey};
+pub use self::raw::RawRecord;
 
 /// The upstream systems the gateway aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -85,7 +87,7 @@ pub struct Contact {
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// The upstream record exactly as the upstream sent it.
-    pub raw: serde_json::Value,
+    pub raw: RawRecord,
     /// Every activity of the contact, when the upstream answer that produced
     /// this contact carried them (a Winnerr list with `include=activities`, a
     /// Django-CRM detail); `None` when it did not.
@@ -94,7 +96,11 @@ pub struct Contact {
 
 impl Contact {
     /// An empty contact of `source` with the given id, for adapters to fill in.
-    pub fn new(source: SourceKind, source_id: impl Into<String>, raw: serde_json::Value) -> Self {
+    pub fn new(
+        source: SourceKind,
+        source_id: impl Into<String>,
+        raw: impl Into<RawRecord>,
+    ) -> Self {
         Self {
             source,
             source_id: source_id.into(),
@@ -114,7 +120,7 @@ impl Contact {
             assigned_to: None,
             created_at: None,
             updated_at: None,
-            raw,
+            raw: raw.into(),
             activities: None,
         }
     }

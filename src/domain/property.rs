@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::{Contact, GlobalId, NodeType, SourceKind};
+use super::{Contact, GlobalId, NodeType, RawRecord, SourceKind};
 
 /// A property (a transaction file) in Open To Close.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,12 +22,12 @@ pub struct Property {
     pub price: Option<f64>,
     pub created_at: Option<DateTime<Utc>>,
     /// The upstream record exactly as the upstream sent it.
-    pub raw: serde_json::Value,
+    pub raw: RawRecord,
 }
 
 impl Property {
     /// An empty property with the given id, for the adapter to fill in.
-    pub fn new(source_id: impl Into<String>, raw: serde_json::Value) -> Self {
+    pub fn new(source_id: impl Into<String>, raw: impl Into<RawRecord>) -> Self {
         Self {
             source_id: source_id.into(),
             title: None,
@@ -38,7 +38,7 @@ impl Property {
             status: None,
             price: None,
             created_at: None,
-            raw,
+            raw: raw.into(),
         }
     }
 
@@ -68,27 +68,9 @@ pub struct PropertyContact {
     pub contact: Option<Arc<Contact>>,
     /// The full property, when the upstream nested it in the association.
     pub property: Option<Arc<Property>>,
-    /// The upstream record as the upstream sent it, less the nested `contact`
-    /// and `property` objects, which live on in `contact` and `property`
-    /// (see [`PropertyContact::raw_record`]).
-    pub raw: serde_json::Value,
-}
-
-impl PropertyContact {
-    /// The upstream record exactly as the upstream sent it, nested objects
-    /// included.
-    pub fn raw_record(&self) -> serde_json::Value {
-        let mut record = self.raw.clone();
-        if let Some(object) = record.as_object_mut() {
-            if let Some(contact) = &self.contact {
-                object.insert("contact".into(), contact.raw.clone());
-            }
-            if let Some(property) = &self.property {
-                object.insert("property".into(), property.raw.clone());
-            }
-        }
-        record
-    }
+    /// The upstream record exactly as the upstream sent it, the nested
+    /// `contact` and `property` objects included.
+    pub raw: RawRecord,
 }
 
 impl PropertyContact {

@@ -206,7 +206,7 @@ impl ContactObject {
 
     /// The upstream record exactly as the upstream sent it.
     async fn raw(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.raw.clone())
+        async_graphql::Json(self.0.raw.to_value())
     }
 
     /// The Open To Close properties this contact is linked to, with its role

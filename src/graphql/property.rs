@@ -88,7 +88,7 @@ impl PropertyObject {
 
     /// The upstream record exactly as the upstream sent it.
     async fn raw(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.raw.clone())
+        async_graphql::Json(self.0.raw.to_value())
     }
 
     /// The contacts linked to this property with their roles, in the
@@ -180,7 +180,7 @@ impl PropertyContactObject {
 
     /// The upstream association record exactly as the upstream sent it.
     async fn raw(&self) -> async_graphql::Json<serde_json::Value> {
-        async_graphql::Json(self.0.raw_record())
+        async_graphql::Json(self.0.raw.to_value())
     }
 }
 

@@ -376,9 +376,9 @@ pub fn status_error(
 
 /// Parses a JSON body, treating anything else (an HTML error page served with
 /// status 200, a truncated body) as an unusable answer.
-pub fn parse_json<T: serde::de::DeserializeOwned>(
+pub fn parse_json<'a, T: serde::Deserialize<'a>>(
     source_kind: SourceKind,
-    response: &UpstreamResponse,
+    response: &'a UpstreamResponse,
 ) -> Result<T, SourceError> {
     let is_json = response
         .content_type

@@ -62,12 +62,15 @@
 //! nothing here formats a URL.
 
 pub mod properties;
+pub mod wire;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures::future::join_all;
 use reqwest::Method;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use self::wire::{fields_of, records_of, unwrap_data, ContactFields};
 
 use super::snapshot::SortedSnapshots;
 use super::{
@@ -143,7 +146,7 @@ impl OpenToClose {
 
     /// Maps a single-record answer, scrubbing any error message it yields.
     fn contact_from(&self, response: &UpstreamResponse) -> Result<Contact, SourceError> {
-        let body: Value = parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
+        let body: Box<RawValue> = parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
         map_contact(unwrap_data(body)).map_err(|e| self.scrub_error(e))
     }
 
@@ -153,7 +156,7 @@ impl OpenToClose {
         parameters: &[(&'static str, String)],
         offset: u64,
         limit: usize,
-    ) -> Result<Vec<Value>, SourceError> {
+    ) -> Result<Vec<Box<RawValue>>, SourceError> {
         let mut request = self
             .request(Method::GET, "/contacts".to_string())
             .query("limit", limit)
@@ -165,7 +168,7 @@ impl OpenToClose {
         if response.status != 200 {
             return Err(self.error_from(&response));
         }
-        let body: Value = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
+        let body: &RawValue = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
         records_of(body)
     }
 
@@ -647,22 +650,6 @@ fn first_problem(body: &Value) -> Option<(String, String)> {
     None
 }
 
-/// The records of a list answer: a bare array, or `{"data": [...]}`.
-fn records_of(body: Value) -> Result<Vec<Value>, SourceError> {
-    match body {
-        Value::Array(records) => Ok(records),
-        Value::Object(mut map) => match map.remove("data") {
-            Some(Value::Array(records)) => Ok(records),
-            _ => Err(unusable(
-                "a contact list that is neither an array nor {\"data\": [...]}",
-            )),
-        },
-        _ => Err(unusable(
-            "a contact list that is neither an array nor {\"data\": [...]}",
-        )),
-    }
-}
-
 fn unusable(message: &str) -> SourceError {
     SourceError::Upstream {
         source_kind: KIND,
@@ -671,78 +658,58 @@ fn unusable(message: &str) -> SourceError {
     }
 }
 
-/// Accepts both the bare record and the `{"data": record}` form.
-fn unwrap_data(body: Value) -> Value {
-    match body {
-        Value::Object(mut map) if map.len() == 1 && map.contains_key("data") => {
-            map.remove("data").unwrap_or(Value::Null)
-        }
-        other => other,
-    }
-}
-
-fn text(record: &Value, key: &str) -> Option<String> {
-    record
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-fn timestamp(record: &Value, key: &str) -> Option<DateTime<Utc>> {
-    text(record, key).and_then(|value| {
-        DateTime::parse_from_rfc3339(&value)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
-    })
-}
-
-/// Maps one Open To Close contact record to the unified model.
-pub fn map_contact(record: Value) -> Result<Contact, SourceError> {
-    if !record.is_object() {
-        return Err(unusable("a contact that is not a JSON object"));
-    }
-    let id = match record.get("id") {
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-        _ => return Err(unusable("contact without an id")),
-    };
+/// Maps one Open To Close contact record to the unified model; the record's
+/// text becomes its `raw` form.
+pub fn map_contact(record: Box<RawValue>) -> Result<Contact, SourceError> {
+    let fields: ContactFields = fields_of(&record, "a contact")?;
+    let id = fields
+        .id
+        .id()
+        .ok_or_else(|| unusable("contact without an id"))?;
     let mut contact = Contact::new(KIND, id, Value::Null);
-    contact.first_name = text(&record, "first_name");
-    contact.last_name = text(&record, "last_name");
-    if let Some(address) = text(&record, "email") {
+    contact.first_name = fields.first_name.text();
+    contact.last_name = fields.last_name.text();
+    if let Some(address) = fields.email.text() {
         contact.emails.push(Email {
             address,
             label: None,
             primary: true,
         });
     }
-    if let Some(number) = text(&record, "phone") {
+    if let Some(number) = fields.phone.text() {
         contact.phones.push(Phone::new(number, None));
     }
     contact.address = Address {
-        street: text(&record, "address"),
-        city: text(&record, "city"),
-        region: text(&record, "state"),
-        postal_code: text(&record, "zip_code"),
+        street: fields.address.text(),
+        city: fields.city.text(),
+        region: fields.state.text(),
+        postal_code: fields.zip_code.text(),
         country: None,
     }
     .non_empty();
-    contact.organization = text(&record, "company");
-    contact.title = text(&record, "title");
-    contact.contact_type = text(&record, "contact_type");
-    contact.status = text(&record, "status");
-    contact.notes = text(&record, "notes");
-    contact.created_at = timestamp(&record, "created").or_else(|| timestamp(&record, "created_at"));
-    contact.updated_at = timestamp(&record, "updated").or_else(|| timestamp(&record, "updated_at"));
-    contact.raw = record;
+    contact.organization = fields.company.text();
+    contact.title = fields.title.text();
+    contact.contact_type = fields.contact_type.text();
+    contact.status = fields.status.text();
+    contact.notes = fields.notes.text();
+    contact.created_at = fields
+        .created
+        .timestamp()
+        .or_else(|| fields.created_at.timestamp());
+    contact.updated_at = fields
+        .updated
+        .timestamp()
+        .or_else(|| fields.updated_at.timestamp());
+    drop(fields);
+    contact.raw = record.into();
     Ok(contact)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::wire::text_of;
     use super::*;
+    use chrono::Utc;
     use serde_json::json;
 
     fn adapter(token: &str) -> OpenToClose {
@@ -770,7 +737,7 @@ mod tests {
     #[test]
     fn maps_a_record_without_inventing_fields() {
         let record = json!({"id": 7, "first_name": "Jane", "last_name": "Smith", "email": " jane@x.com ", "phone": "+15551234567", "created": "2024-01-15T10:30:00Z"});
-        let contact = map_contact(record.clone()).unwrap();
+        let contact = map_contact(text_of(&record)).unwrap();
         assert_eq!(contact.source_id, "7");
         assert_eq!(contact.emails[0].address, "jane@x.com");
         assert_eq!(contact.phones[0].e164.as_deref(), Some("+15551234567"));
@@ -789,7 +756,7 @@ mod tests {
             "address": "1 Main St", "city": "Miami", "state": "FL", "zip_code": "33101",
             "created": "2023-04-05T06:07:08Z", "updated": "2023-04-06T06:07:08+02:00"
         });
-        let contact = map_contact(record).unwrap();
+        let contact = map_contact(text_of(&record)).unwrap();
         assert_eq!(contact.last_name, None);
         assert!(contact.emails.is_empty());
         assert_eq!(contact.phones[0].e164.as_deref(), Some("+13055550100"));
@@ -806,8 +773,10 @@ mod tests {
 
     #[test]
     fn tolerates_string_ids_and_alternative_timestamp_names() {
-        let contact =
-            map_contact(json!({"id": "44", "created_at": "2024-01-15T10:30:00Z"})).unwrap();
+        let contact = map_contact(text_of(
+            &json!({"id": "44", "created_at": "2024-01-15T10:30:00Z"}),
+        ))
+        .unwrap();
         assert_eq!(contact.source_id, "44");
         assert!(contact.created_at.is_some());
     }
@@ -821,34 +790,12 @@ mod tests {
             json!({"id": null}),
         ] {
             assert!(
-                matches!(map_contact(record), Err(SourceError::Upstream { .. })),
+                matches!(
+                    map_contact(text_of(&record)),
+                    Err(SourceError::Upstream { .. })
+                ),
                 "accepted"
             );
-        }
-        assert_eq!(unwrap_data(json!({"data": {"id": 1}})), json!({"id": 1}));
-        assert_eq!(unwrap_data(json!({"id": 1})), json!({"id": 1}));
-    }
-
-    #[test]
-    fn lists_are_bare_arrays_or_data_envelopes() {
-        assert_eq!(records_of(json!([{"id": 1}])).unwrap().len(), 1);
-        assert_eq!(
-            records_of(json!({"data": [{"id": 1}, {"id": 2}], "meta": {}}))
-                .unwrap()
-                .len(),
-            2
-        );
-        assert!(records_of(json!([])).unwrap().is_empty());
-        for wrong in [
-            json!({"results": []}),
-            json!({"data": null}),
-            json!("x"),
-            json!(3),
-        ] {
-            assert!(matches!(
-                records_of(wrong),
-                Err(SourceError::Upstream { .. })
-            ));
         }
     }
 
@@ -939,7 +886,7 @@ mod tests {
         // A contact whose raw names carry stray spaces: the upstream's
         // "first last" has two spaces, so the whole term would miss it.
         let record = json!({"id": 1, "first_name": "Mary ", "last_name": "Jones"});
-        let contact = map_contact(record).unwrap();
+        let contact = map_contact(text_of(&record)).unwrap();
         let gateway = filter(|f| f.search = Some("mary jones".into()));
         assert!(gateway.matches(&contact));
         let term = search_term(&gateway).unwrap();
@@ -955,7 +902,10 @@ mod tests {
 
     #[test]
     fn created_bound_stops_a_created_at_scan() {
-        let mut contact = map_contact(json!({"id": 1, "created": "2024-01-15T10:30:00Z"})).unwrap();
+        let mut contact = map_contact(text_of(
+            &json!({"id": 1, "created": "2024-01-15T10:30:00Z"}),
+        ))
+        .unwrap();
         let bound = contact.created_at.unwrap();
         let asc = ContactOrder {
             field: OrderField::CreatedAt,

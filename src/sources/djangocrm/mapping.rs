@@ -91,7 +91,7 @@ pub fn map_contact(record: Value, status: u16) -> Result<Contact, SourceError> {
         timestamp(&record, "created_on").or_else(|| timestamp(&record, "created_at"));
     contact.updated_at =
         timestamp(&record, "updated_at").or_else(|| timestamp(&record, "updated_on"));
-    contact.raw = record;
+    contact.raw = record.into();
     Ok(contact)
 }
 

@@ -34,11 +34,13 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use futures::future::join_all;
 use reqwest::Method;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+use super::wire::{fields_of, records_of, unwrap_data, Field, LinkFields, PropertyFields};
 use super::{
-    is_canonical_id, map_contact, records_of, text, timestamp, unusable, unwrap_data, OpenToClose,
-    KIND, MAX_FULL_READ_PAGES, MAX_PAGE_SIZE, MAX_TEXT_LENGTH,
+    is_canonical_id, map_contact, unusable, OpenToClose, KIND, MAX_FULL_READ_PAGES, MAX_PAGE_SIZE,
+    MAX_TEXT_LENGTH,
 };
 use crate::domain::{Property, PropertyContact, PropertyContactInput};
 use crate::sources::{parse_json, SourceError};
@@ -138,7 +140,8 @@ impl OpenToClose {
             .await?;
         match response.status {
             200 => {
-                let body: Value = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
+                let body: Box<RawValue> =
+                    parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
                 map_property(unwrap_data(body)).map(Some)
             }
             404 => Ok(None),
@@ -267,12 +270,12 @@ impl OpenToClose {
     async fn list_records(
         &self,
         request: crate::upstream::UpstreamRequest,
-    ) -> Result<Vec<Value>, SourceError> {
+    ) -> Result<Vec<Box<RawValue>>, SourceError> {
         let response = self.upstream.send(KIND, request).await?;
         if response.status != 200 {
             return Err(self.link_error_from(&response));
         }
-        let body: Value = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
+        let body: &RawValue = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
         records_of(body)
     }
 
@@ -281,7 +284,7 @@ impl OpenToClose {
         response: &UpstreamResponse,
         property_id: &str,
     ) -> Result<PropertyContact, SourceError> {
-        let body: Value = parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
+        let body: Box<RawValue> = parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
         map_property_contact(unwrap_data(body), property_id).map_err(|e| self.scrub_error(e))
     }
 
@@ -379,105 +382,102 @@ fn link_body(input: &PropertyContactInput) -> Value {
     Value::Object(body)
 }
 
-/// An id as the upstream writes it: a number or a non-empty string.
-fn id_of(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::Number(number) => Some(number.to_string()),
-        Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
-        _ => None,
-    }
-}
-
-/// Maps one Open To Close property record to the unified model.
-pub fn map_property(record: Value) -> Result<Property, SourceError> {
-    if !record.is_object() {
-        return Err(unusable("a property that is not a JSON object"));
-    }
-    let id = id_of(record.get("id")).ok_or_else(|| unusable("property without an id"))?;
+/// Maps one Open To Close property record to the unified model; the record's
+/// text becomes its `raw` form.
+pub fn map_property(record: Box<RawValue>) -> Result<Property, SourceError> {
+    let fields: PropertyFields = fields_of(&record, "a property")?;
+    let id = fields
+        .id
+        .id()
+        .ok_or_else(|| unusable("property without an id"))?;
     let mut property = Property::new(id, Value::Null);
-    property.title = text(&record, "title");
-    property.address = text(&record, "address");
-    property.city = text(&record, "city");
-    property.state = text(&record, "state");
-    property.postal_code = text(&record, "zip_code").or_else(|| text(&record, "postal_code"));
-    property.status = text(&record, "status");
-    property.price = match record.get("price") {
-        Some(Value::Number(number)) => number.as_f64(),
-        Some(Value::String(price)) => price.trim().parse::<f64>().ok(),
+    property.title = fields.title.text();
+    property.address = fields.address.text();
+    property.city = fields.city.text();
+    property.state = fields.state.text();
+    property.postal_code = fields.zip_code.text().or_else(|| fields.postal_code.text());
+    property.status = fields.status.text();
+    property.price = match &fields.price {
+        Field::Number(number) => number.as_f64(),
+        Field::Text(price) => price.trim().parse::<f64>().ok(),
         _ => None,
     };
-    property.created_at =
-        timestamp(&record, "created").or_else(|| timestamp(&record, "created_at"));
-    property.raw = record;
+    property.created_at = fields
+        .created
+        .timestamp()
+        .or_else(|| fields.created_at.timestamp());
+    drop(fields);
+    property.raw = record.into();
     Ok(property)
 }
 
-/// Moves the nested object under `key` out of a link record and maps it;
-/// anything else there (a bare id, `null`) stays in the record.
-fn take_nested<T>(
-    object: &mut serde_json::Map<String, Value>,
-    key: &str,
-    map: fn(Value) -> Result<T, SourceError>,
+/// Maps a record nested in a link, when it is an object; anything else there
+/// (a bare id, `null`) maps to nothing.
+fn nested<T>(
+    record: Option<&RawValue>,
+    map: fn(Box<RawValue>) -> Result<T, SourceError>,
 ) -> Result<Option<Arc<T>>, SourceError> {
-    match object.remove(key) {
-        Some(nested) if nested.is_object() => Ok(Some(Arc::new(map(nested)?))),
-        Some(other) => {
-            object.insert(key.into(), other);
-            Ok(None)
+    match record {
+        Some(record) if super::wire::is_object(record) => {
+            Ok(Some(Arc::new(map(record.to_owned())?)))
         }
-        None => Ok(None),
+        _ => Ok(None),
     }
 }
 
 /// Maps one association record, flat or with the contact and property
 /// nested; `route_property_id` is the property whose route answered it.
 pub fn map_property_contact(
-    mut record: Value,
+    record: Box<RawValue>,
     route_property_id: &str,
 ) -> Result<PropertyContact, SourceError> {
-    let Some(object) = record.as_object_mut() else {
-        return Err(unusable("a property contact that is not a JSON object"));
-    };
-    // The nested records move into the contact and property rather than
-    // being copied: `PropertyContact::raw_record` puts them back on demand.
-    let contact = take_nested(object, "contact", map_contact)?;
-    let property = take_nested(object, "property", map_property)?;
-    let contact_id = id_of(record.get("contact_id"))
+    let fields: LinkFields = fields_of(&record, "a property contact")?;
+    let contact = nested(fields.contact, map_contact)?;
+    let property = nested(fields.property, map_property)?;
+    let contact_id = fields
+        .contact_id
+        .id()
         .or_else(|| contact.as_ref().map(|c| c.source_id.clone()))
         .ok_or_else(|| unusable("a property contact without a contact id"))?;
-    let property_id = id_of(record.get("property_id"))
+    let property_id = fields
+        .property_id
+        .id()
         .or_else(|| property.as_ref().map(|p| p.source_id.clone()))
         .unwrap_or_else(|| route_property_id.to_string());
-    let primary = match record.get("primary") {
-        Some(Value::Bool(primary)) => Some(*primary),
-        Some(Value::String(text)) => match text.trim().to_ascii_lowercase().as_str() {
+    let primary = match &fields.primary {
+        Field::Bool(primary) => Some(*primary),
+        Field::Text(text) => match text.trim().to_ascii_lowercase().as_str() {
             "true" | "1" | "yes" => Some(true),
             "false" | "0" | "no" => Some(false),
             _ => None,
         },
-        Some(Value::Number(number)) => number.as_u64().map(|n| n != 0),
-        _ => None,
+        Field::Number(number) => number.as_u64().map(|n| n != 0),
+        Field::Other => None,
     };
     // A date, or a timestamp whose date part is the date.
-    let start_date = text(&record, "start_date").and_then(|date| {
+    let start_date = fields.start_date.text().and_then(|date| {
         date.get(..10)
             .and_then(|day| NaiveDate::parse_from_str(day, "%Y-%m-%d").ok())
     });
+    let role = fields.role.text();
+    let notes = fields.notes.text();
+    drop(fields);
     Ok(PropertyContact {
         property_id,
         contact_id,
-        role: text(&record, "role"),
+        role,
         primary,
         start_date,
-        notes: text(&record, "notes"),
+        notes,
         contact,
         property,
-        raw: record,
+        raw: record.into(),
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::wire::text_of;
     use super::*;
     use crate::config::Secret;
     use serde_json::json;
@@ -505,7 +505,7 @@ mod tests {
             "state": "FL", "zip_code": "33101", "status": "Pending", "price": 350000.5,
             "created": "2024-01-15T10:30:00Z"
         });
-        let property = map_property(record.clone()).unwrap();
+        let property = map_property(text_of(&record)).unwrap();
         assert_eq!(property.source_id, "12");
         assert_eq!(property.postal_code.as_deref(), Some("33101"));
         assert_eq!(property.status.as_deref(), Some("Pending"));
@@ -516,21 +516,23 @@ mod tests {
 
     #[test]
     fn tolerates_alternative_property_shapes() {
-        let property = map_property(json!({
+        let property = map_property(text_of(&json!({
             "id": "7", "postal_code": "10001", "price": "1200.00", "created_at": "2024-01-15T10:30:00Z"
-        }))
+        })))
         .unwrap();
         assert_eq!(property.source_id, "7");
         assert_eq!(property.postal_code.as_deref(), Some("10001"));
         assert_eq!(property.price, Some(1200.0));
         assert!(property.created_at.is_some());
         assert_eq!(
-            map_property(json!({"id": 1, "price": null})).unwrap().price,
+            map_property(text_of(&json!({"id": 1, "price": null})))
+                .unwrap()
+                .price,
             None
         );
         for bad in [json!({"title": "x"}), json!([1]), json!({"id": ""})] {
             assert!(matches!(
-                map_property(bad),
+                map_property(text_of(&bad)),
                 Err(SourceError::Upstream { .. })
             ));
         }
@@ -544,20 +546,23 @@ mod tests {
             "contact": {"id": 8, "first_name": "Ann", "email": "ann@x.com"},
             "property": {"id": 3, "title": "3 Elm St"}
         });
-        let link = map_property_contact(record, "3").unwrap();
+        let link = map_property_contact(text_of(&record), "3").unwrap();
         assert_eq!(link.property_id, "3");
         assert_eq!(link.contact_id, "8");
         assert_eq!(link.role.as_deref(), Some("Buyer"));
         assert_eq!(link.primary, Some(true));
         assert_eq!(link.start_date, NaiveDate::from_ymd_opt(2024, 2, 1));
-        assert_eq!(link.contact.unwrap().first_name.as_deref(), Some("Ann"));
+        assert_eq!(link.raw, record, "raw keeps the nested records");
+        let contact = link.contact.unwrap();
+        assert_eq!(contact.first_name.as_deref(), Some("Ann"));
+        assert_eq!(contact.raw, record["contact"]);
         assert_eq!(link.property.unwrap().title.as_deref(), Some("3 Elm St"));
     }
 
     #[test]
     fn maps_the_flat_association_form() {
         let link = map_property_contact(
-            json!({"contact_id": "8", "role": "Seller", "primary": "false", "start_date": "2024-02-01T00:00:00Z"}),
+            text_of(&json!({"contact_id": "8", "role": "Seller", "primary": "false", "start_date": "2024-02-01T00:00:00Z"})),
             "3",
         )
         .unwrap();
@@ -567,18 +572,21 @@ mod tests {
         assert_eq!(link.start_date, NaiveDate::from_ymd_opt(2024, 2, 1));
         assert!(link.contact.is_none() && link.property.is_none());
         // The nested contact names the contact when the flat id is missing.
-        let link = map_property_contact(json!({"contact": {"id": 5}}), "3").unwrap();
+        let link = map_property_contact(text_of(&json!({"contact": {"id": 5}})), "3").unwrap();
         assert_eq!(link.contact_id, "5");
         assert!(matches!(
-            map_property_contact(json!({"role": "Buyer"}), "3"),
+            map_property_contact(text_of(&json!({"role": "Buyer"})), "3"),
             Err(SourceError::Upstream { .. })
         ));
     }
 
     #[test]
     fn roles_compare_ignoring_case_and_spaces() {
-        let link =
-            map_property_contact(json!({"contact_id": 1, "role": "Listing Agent"}), "1").unwrap();
+        let link = map_property_contact(
+            text_of(&json!({"contact_id": 1, "role": "Listing Agent"})),
+            "1",
+        )
+        .unwrap();
         assert!(link.has_role(" listing agent"));
         assert!(!link.has_role("Agent"));
     }

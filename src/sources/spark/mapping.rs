@@ -156,7 +156,7 @@ pub fn map_contact(record: Value) -> Result<Contact, SourceError> {
     contact.assigned_to = text(&record, "OwnerId");
     contact.created_at = timestamp(&record, "CreatedTimestamp");
     contact.updated_at = timestamp(&record, "ModificationTimestamp");
-    contact.raw = record;
+    contact.raw = record.into();
     Ok(contact)
 }
 

@@ -344,7 +344,7 @@ mod tests {
         let activities = with.activities.unwrap();
         assert_eq!(activities.len(), 1);
         assert_eq!(activities[0].contact_id, "contact_1");
-        assert!(with.raw.get("activities").is_none());
+        assert!(with.raw.field("activities").is_none());
         let without = map_listed_contact(json!({"id": "contact_1"})).unwrap();
         assert!(without.activities.is_none());
         assert!(map_listed_contact(json!({"id": "contact_1", "activities": {}})).is_err());

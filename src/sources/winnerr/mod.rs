@@ -203,7 +203,7 @@ impl Source for Winnerr {
         // address between the two requests would be overwritten.
         let current_address = if has_address(input) {
             let current = self.contact_by_id(id).await?.ok_or_else(|| not_found(id))?;
-            Some(current.raw.get("address").cloned().unwrap_or(Value::Null))
+            Some(current.raw.field("address").unwrap_or(Value::Null))
         } else {
             None
         };

@@ -58,7 +58,7 @@ pub fn map_contact(record: Value) -> Result<Contact, SourceError> {
     contact.assigned_to = text(&record, "assignedTo");
     contact.created_at = timestamp(&record, "createdAt");
     contact.updated_at = timestamp(&record, "updatedAt");
-    contact.raw = record;
+    contact.raw = record.into();
     Ok(contact)
 }
 
