@@ -14,6 +14,7 @@
 //! lookups did) rather than failing the record.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -257,11 +258,13 @@ pub fn unwrap_data(body: Box<RawValue>) -> Box<RawValue> {
     if !is_object(&body) {
         return body;
     }
-    match serde_json::from_str::<std::collections::HashMap<Cow<'_, str>, Box<RawValue>>>(body.get())
-    {
-        Ok(mut map) if map.len() == 1 => map.remove("data").unwrap_or(body),
-        _ => body,
-    }
+    // The values stay borrowed from the body: only `data`, when it is the
+    // one key, is copied out.
+    let data = match serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(body.get()) {
+        Ok(map) if map.len() == 1 => map.get("data").map(|data| (*data).to_owned()),
+        _ => None,
+    };
+    data.unwrap_or(body)
 }
 
 /// A record's JSON text, as a list answer hands it to the mapping.
