@@ -19,6 +19,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
+use crate::cache::{self, CacheReport, RequestScope};
 use crate::config::{GatewayConfig, LoaderSettings, SourceCredentials};
 use crate::graphql::{build_schema, GatewaySchema};
 use crate::loaders::RequestLoaders;
@@ -48,29 +49,28 @@ pub enum AppError {
 impl Gateway {
     /// Builds the upstream client and one adapter per configured source.
     pub fn build(config: &GatewayConfig) -> Result<Gateway, AppError> {
-        let upstream = Arc::new(Upstream::new(&config.sources));
+        let upstream = Arc::new(Upstream::new(&config.sources, &config.cache));
         let mut sources = SourceSet::default();
-        let lists = config.lists;
         for source in &config.sources {
             let upstream = upstream.clone();
             match &source.credentials {
-                SourceCredentials::OpenToClose { api_token } => sources.add_opentoclose(
-                    OpenToClose::new(upstream, api_token.clone()).with_list_settings(lists),
-                ),
+                SourceCredentials::OpenToClose { api_token } => {
+                    sources.add_opentoclose(OpenToClose::new(upstream, api_token.clone()))
+                }
                 SourceCredentials::DjangoCrm {
                     token,
                     organization_id,
-                } => sources.add_djangocrm(
-                    DjangoCrm::new(upstream, token.clone(), organization_id.clone())
-                        .with_list_settings(lists),
-                ),
+                } => sources.add_djangocrm(DjangoCrm::new(
+                    upstream,
+                    token.clone(),
+                    organization_id.clone(),
+                )),
                 SourceCredentials::Winnerr { token } => {
                     sources.add_winnerr(Winnerr::new(upstream, token.clone()))
                 }
-                SourceCredentials::Spark { token, user_agent } => sources.add_spark(
-                    Spark::new(upstream, token.clone(), user_agent.clone())
-                        .with_list_settings(lists),
-                ),
+                SourceCredentials::Spark { token, user_agent } => {
+                    sources.add_spark(Spark::new(upstream, token.clone(), user_agent.clone()))
+                }
             }
         }
         Ok(Gateway {
@@ -91,8 +91,12 @@ impl Gateway {
     }
 }
 
-async fn graphql_post(State(gateway): State<Arc<Gateway>>, request: GraphQLRequest) -> Response {
-    execute(&gateway, request).await
+async fn graphql_post(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
+    execute(&gateway, &headers, request).await
 }
 
 /// GraphiQL for a browser that asks for HTML without a query; GraphQL otherwise.
@@ -111,21 +115,64 @@ async fn graphql_get(
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
     match request {
-        Ok(request) => execute(&gateway, request).await,
+        Ok(request) => execute(&gateway, &headers, request).await,
         Err(rejection) => (StatusCode::BAD_REQUEST, rejection.0.to_string()).into_response(),
     }
 }
 
-async fn execute(gateway: &Gateway, request: GraphQLRequest) -> Response {
+async fn execute(gateway: &Gateway, headers: &HeaderMap, request: GraphQLRequest) -> Response {
+    let scope = Arc::new(cache_scope(headers));
     let loaders = Arc::new(RequestLoaders::new(&gateway.sources, gateway.loaders));
     let request = request.into_inner().data(Arc::clone(&loaders));
-    let response = BatchResponse::from(gateway.schema.execute(request).await);
+    let mut response = cache::with_scope(Arc::clone(&scope), gateway.schema.execute(request)).await;
+    if let Some(report) = scope.report() {
+        let weighted_bytes = gateway.upstream.cache().weighted_size().await;
+        response.extensions.insert(
+            "cache".to_string(),
+            cache_report_value(&report, weighted_bytes),
+        );
+    }
+    let response = BatchResponse::from(response);
     let answer = answer_of(&response);
     // The answer's values and what the request loaded are freed on a task
     // of their own, after this handler has handed the answer over: for a
     // large query that is a millisecond the answer need not wait for.
     tokio::spawn(async move { drop((response, loaders)) });
     answer
+}
+
+/// The client's wishes for the cache: `Cache-Control: no-cache` (or
+/// `no-store`, or `max-age=0`) reads everything afresh and refreshes what is
+/// kept; `X-Cache-Debug: 1` asks for `extensions.cache`.
+fn cache_scope(headers: &HeaderMap) -> RequestScope {
+    let refresh = headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|part| part.trim().to_ascii_lowercase())
+        .any(|part| part == "no-cache" || part == "no-store" || part == "max-age=0");
+    let report = headers
+        .get("x-cache-debug")
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| matches!(value.trim(), "1" | "true"));
+    RequestScope::new(refresh, report)
+}
+
+/// `extensions.cache`: how many reads the cache served, how many went
+/// upstream, how many waited for another request's read, the age of the
+/// oldest answer served, the weight of what the request added, and the
+/// weight of everything the cache holds.
+fn cache_report_value(report: &CacheReport, weighted_bytes: u64) -> async_graphql::Value {
+    async_graphql::Value::from_json(serde_json::json!({
+        "hits": report.hits,
+        "upstreamReads": report.upstream_reads,
+        "coalescedWaits": report.coalesced_waits,
+        "oldestAgeMs": report.oldest_age_ms,
+        "storedBytes": report.stored_bytes,
+        "cacheWeightedBytes": weighted_bytes,
+    }))
+    .unwrap_or_default()
 }
 
 /// The HTTP answer for `response`, with the headers async-graphql-axum

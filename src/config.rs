@@ -14,9 +14,21 @@
 //! enabled = true        # false: one upstream call per resolver (benchmark baseline)
 //! batch_delay_us = 0
 //!
-//! [lists]
-//! sorted_snapshot_ttl_ms = 30000
-//! sorted_snapshot_max_contacts = 50000
+//! [cache]
+//! enabled = true        # false: every read goes upstream (benchmark baseline)
+//! max_bytes = 67108864  # one budget for every source's entries together
+//!
+//! [cache.ttl_ms]        # how long an upstream answer is served, per resource
+//! contact = 30000
+//! contact_list = 15000
+//! property = 120000
+//! property_list = 60000
+//! property_links = 60000
+//! activities = 30000
+//! my_contact = 30000
+//!
+//! [cache.sources.spark.ttl_ms]   # per source, over the table above
+//! contact = 10000
 //!
 //! [sources.opentoclose]
 //! base_url = "http://127.0.0.1:9000/opentoclose/v1"
@@ -111,7 +123,7 @@ pub struct FileConfig {
     #[serde(default)]
     pub loaders: LoaderSettings,
     #[serde(default)]
-    pub lists: ListSettings,
+    pub cache: CacheSettings,
     #[serde(default)]
     pub sources: SourcesFile,
 }
@@ -146,35 +158,91 @@ impl Default for LoaderSettings {
     }
 }
 
-/// How lists that a source cannot sort are served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// The response cache (`[cache]`): what it may hold and for how long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ListSettings {
-    /// How long a source's fully read and locally sorted list is reused for
-    /// the following pages of the same list, in milliseconds; 0 reads the
-    /// whole list again for every page. A write through the gateway to the
-    /// source drops that source's lists at once.
-    #[serde(default = "default_snapshot_ttl_ms")]
-    pub sorted_snapshot_ttl_ms: u64,
-    /// The most contacts all kept lists of one source may hold together.
-    #[serde(default = "default_snapshot_max_contacts")]
-    pub sorted_snapshot_max_contacts: u64,
+pub struct CacheSettings {
+    /// `false` sends every read upstream and keeps nothing between requests,
+    /// sorted lists included. Only useful as a benchmark baseline.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// The most bytes all entries together may weigh (an estimate of the
+    /// memory they hold); the least recently useful entries go first.
+    #[serde(default = "default_cache_max_bytes")]
+    pub max_bytes: u64,
+    /// Times to live by resource, for every source.
+    #[serde(default)]
+    pub ttl_ms: TtlTable,
+    /// Times to live by resource for one source, over `ttl_ms`.
+    #[serde(default)]
+    pub sources: CacheSources,
 }
 
-fn default_snapshot_ttl_ms() -> u64 {
-    30_000
-}
-fn default_snapshot_max_contacts() -> u64 {
-    50_000
+fn default_cache_max_bytes() -> u64 {
+    64 * 1024 * 1024
 }
 
-impl Default for ListSettings {
+impl Default for CacheSettings {
     fn default() -> Self {
         Self {
-            sorted_snapshot_ttl_ms: default_snapshot_ttl_ms(),
-            sorted_snapshot_max_contacts: default_snapshot_max_contacts(),
+            enabled: true,
+            max_bytes: default_cache_max_bytes(),
+            ttl_ms: TtlTable::default(),
+            sources: CacheSources::default(),
         }
     }
+}
+
+/// Times to live in milliseconds by resource; an unset one falls back to
+/// the table above it, then to the built-in default. 0 keeps nothing of
+/// that resource (concurrent identical reads still share one request).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TtlTable {
+    /// One contact, read by id or shared from any answer that held it.
+    pub contact: Option<u64>,
+    /// A page of a contact list, and a whole list sorted by the gateway.
+    pub contact_list: Option<u64>,
+    /// One property.
+    pub property: Option<u64>,
+    /// A page of the property list.
+    pub property_list: Option<u64>,
+    /// The contacts linked to one property.
+    pub property_links: Option<u64>,
+    /// The activities of one contact.
+    pub activities: Option<u64>,
+    /// The signed-in user's own contact (Spark's `/my/contact`).
+    pub my_contact: Option<u64>,
+}
+
+/// The `[cache.sources.*]` sections.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSources {
+    pub opentoclose: Option<SourceCacheSettings>,
+    pub djangocrm: Option<SourceCacheSettings>,
+    pub winnerr: Option<SourceCacheSettings>,
+    pub spark: Option<SourceCacheSettings>,
+}
+
+impl CacheSources {
+    /// The section of `kind`, when written.
+    pub fn of(&self, kind: SourceKind) -> Option<&SourceCacheSettings> {
+        match kind {
+            SourceKind::OpenToClose => self.opentoclose.as_ref(),
+            SourceKind::DjangoCrm => self.djangocrm.as_ref(),
+            SourceKind::Winnerr => self.winnerr.as_ref(),
+            SourceKind::Spark => self.spark.as_ref(),
+        }
+    }
+}
+
+/// One source's cache settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceCacheSettings {
+    #[serde(default)]
+    pub ttl_ms: TtlTable,
 }
 
 fn default_listen() -> SocketAddr {
@@ -284,7 +352,7 @@ pub struct GatewayConfig {
     pub listen: SocketAddr,
     pub limits: Limits,
     pub loaders: LoaderSettings,
-    pub lists: ListSettings,
+    pub cache: CacheSettings,
     pub sources: Vec<SourceConfig>,
 }
 
@@ -407,7 +475,7 @@ impl GatewayConfig {
             listen,
             limits: file.limits,
             loaders: file.loaders,
-            lists: file.lists,
+            cache: file.cache,
             sources,
         })
     }
@@ -517,14 +585,15 @@ mod tests {
     }
 
     #[test]
-    fn loader_and_list_settings_default_and_read_from_the_file() {
+    fn loader_and_cache_settings_default_and_read_from_the_file() {
         let config =
             GatewayConfig::from_toml(FILE, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
         assert_eq!(config.loaders, LoaderSettings::default());
         assert!(config.loaders.enabled);
-        assert_eq!(config.lists, ListSettings::default());
+        assert_eq!(config.cache, CacheSettings::default());
+        assert!(config.cache.enabled);
         let file = format!(
-            "{FILE}\n[loaders]\nenabled = false\nbatch_delay_us = 250\n[lists]\nsorted_snapshot_ttl_ms = 0\n"
+            "{FILE}\n[loaders]\nenabled = false\nbatch_delay_us = 250\n[cache]\nenabled = false\nmax_bytes = 1024\n[cache.ttl_ms]\ncontact = 5\n[cache.sources.winnerr.ttl_ms]\ncontact = 7\n"
         );
         let config =
             GatewayConfig::from_toml(&file, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
@@ -535,7 +604,21 @@ mod tests {
                 batch_delay_us: 250
             }
         );
-        assert_eq!(config.lists.sorted_snapshot_ttl_ms, 0);
+        assert!(!config.cache.enabled);
+        assert_eq!(config.cache.max_bytes, 1024);
+        assert_eq!(config.cache.ttl_ms.contact, Some(5));
+        assert_eq!(
+            config
+                .cache
+                .sources
+                .of(SourceKind::Winnerr)
+                .map(|s| s.ttl_ms.contact),
+            Some(Some(7))
+        );
+        let typo = format!("{FILE}\n[cache.ttl_ms]\ncontacts = 1\n");
+        let error =
+            GatewayConfig::from_toml(&typo, "bad.toml", &env(&[("W_TOKEN", "x")])).unwrap_err();
+        assert!(error.to_string().contains("contacts"), "{error}");
         let typo = format!("{FILE}\n[loaders]\nbatch_delay = 1\n");
         let error =
             GatewayConfig::from_toml(&typo, "bad.toml", &env(&[("W_TOKEN", "x")])).unwrap_err();

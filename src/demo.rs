@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::{
-    GatewayConfig, Limits, ListSettings, LoaderSettings, Secret, SourceConfig, SourceCredentials,
+    CacheSettings, GatewayConfig, Limits, LoaderSettings, Secret, SourceConfig, SourceCredentials,
 };
 use crate::domain::SourceKind;
 use crate::sandbox::Credentials;
@@ -32,7 +32,7 @@ pub fn gateway_config(
         listen,
         limits: Limits::default(),
         loaders: LoaderSettings::default(),
-        lists: ListSettings::default(),
+        cache: CacheSettings::default(),
         sources: vec![
             source(
                 SourceKind::OpenToClose,

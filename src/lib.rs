@@ -13,6 +13,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod app;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod demo;

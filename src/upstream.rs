@@ -7,6 +7,10 @@
 //! contains them: errors name the source and method, never the URL (Open To
 //! Close carries its key in the query string).
 //!
+//! Reads go through [`Upstream::read`], which serves them from the response
+//! cache ([`crate::cache`]) when it can; writes carry the [`Change`]s they may
+//! make, reported to the cache when the write ends whatever its outcome.
+//!
 //! **Architecture Invariant:** only this module sends HTTP to an upstream.
 
 use std::collections::HashMap;
@@ -19,7 +23,11 @@ use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use tokio::sync::Semaphore;
 
-use crate::config::{Secret, SourceConfig};
+use crate::cache::{
+    CacheKey, Change, Directive, Fetched, Fingerprint, Freshness, Resource, ResponseCache, Share,
+    Stamp, Tag,
+};
+use crate::config::{CacheSettings, Secret, SourceConfig};
 use crate::domain::SourceKind;
 
 /// A credential to attach to a request.
@@ -42,6 +50,9 @@ pub struct UpstreamRequest {
     pub headers: Vec<(HeaderName, String)>,
     pub credentials: Vec<Credential>,
     pub body: Option<serde_json::Value>,
+    /// For a write: what it may change, for the response cache. A write
+    /// that names nothing is taken to change everything of its source.
+    pub changes: Vec<Change>,
 }
 
 impl UpstreamRequest {
@@ -53,6 +64,7 @@ impl UpstreamRequest {
             headers: Vec::new(),
             credentials: Vec::new(),
             body: None,
+            changes: Vec::new(),
         }
     }
 
@@ -75,6 +87,37 @@ impl UpstreamRequest {
         self.body = Some(body);
         self
     }
+
+    /// Declares what this write may change.
+    pub fn changes(mut self, changes: impl IntoIterator<Item = Change>) -> Self {
+        self.changes.extend(changes);
+        self
+    }
+}
+
+/// What an adapter made of an answer: the value to keep, what it holds, and
+/// the records in it worth keeping on their own.
+pub struct Parsed<T> {
+    pub value: T,
+    pub tags: Vec<Tag>,
+    pub shares: Vec<Share>,
+}
+
+impl<T> Parsed<T> {
+    /// A value holding `tags`, sharing no records.
+    pub fn new(value: T, tags: Vec<Tag>) -> Self {
+        Self {
+            value,
+            tags,
+            shares: Vec::new(),
+        }
+    }
+
+    /// Also keeps `shares` under their own keys.
+    pub fn sharing(mut self, shares: Vec<Share>) -> Self {
+        self.shares = shares;
+        self
+    }
 }
 
 /// What came back, body read in full.
@@ -84,6 +127,8 @@ pub struct UpstreamResponse {
     /// `Retry-After` in whole seconds, when sent.
     pub retry_after: Option<u64>,
     pub content_type: Option<String>,
+    /// The `Cache-Control` header, when sent.
+    pub cache_control: Option<String>,
     pub body: Bytes,
 }
 
@@ -123,15 +168,34 @@ struct Endpoint {
     writes: AtomicU64,
 }
 
-/// Counts a write as finished when dropped, so that a write abandoned halfway
-/// (its caller went away) still counts: it may have reached the upstream.
-struct WriteMark(Arc<Endpoint>);
+/// Counts a write as finished when dropped, and reports what it may have
+/// changed to the cache, so that a write abandoned halfway (its caller went
+/// away) still counts: it may have reached the upstream.
+struct WriteMark {
+    endpoint: Arc<Endpoint>,
+    cache: Arc<ResponseCache>,
+    source: SourceKind,
+    changes: Vec<Change>,
+}
 
 impl Drop for WriteMark {
     fn drop(&mut self) {
-        self.0.writes.fetch_add(1, Ordering::Release);
+        if self.changes.is_empty() {
+            self.changes = EVERY_RESOURCE.map(Change::Every).to_vec();
+        }
+        self.cache.report_changes(self.source, &self.changes);
+        self.endpoint.writes.fetch_add(1, Ordering::Release);
     }
 }
+
+/// What a write that names no change may have changed.
+const EVERY_RESOURCE: [Resource; 5] = [
+    Resource::Contact,
+    Resource::Property,
+    Resource::PropertyLinks,
+    Resource::Activities,
+    Resource::MyContact,
+];
 
 /// Aborts the exchange when its caller stops waiting for it.
 struct Exchange(tokio::task::JoinHandle<Result<UpstreamResponse, UpstreamError>>);
@@ -146,11 +210,12 @@ impl Drop for Exchange {
 pub struct Upstream {
     http: reqwest::Client,
     endpoints: HashMap<SourceKind, Arc<Endpoint>>,
+    cache: Arc<ResponseCache>,
 }
 
 impl Upstream {
     /// One client for all sources; connection pools are per host inside it.
-    pub fn new(sources: &[SourceConfig]) -> Self {
+    pub fn new(sources: &[SourceConfig], cache: &CacheSettings) -> Self {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
@@ -171,7 +236,144 @@ impl Upstream {
                 )
             })
             .collect();
-        Self { http, endpoints }
+        Self {
+            http,
+            endpoints,
+            cache: Arc::new(ResponseCache::new(cache)),
+        }
+    }
+
+    /// The response cache.
+    pub fn cache(&self) -> &ResponseCache {
+        &self.cache
+    }
+
+    /// The fingerprint of a credential set, for keys of kept records.
+    pub fn fingerprint(&self, credentials: &[Credential]) -> Fingerprint {
+        self.cache
+            .fingerprint(credentials.iter().flat_map(|credential| {
+                let (name, secret): (&[u8], &Secret) = match credential {
+                    Credential::Header(name, secret) => (name.as_str().as_bytes(), secret),
+                    Credential::Query(name, secret) => (name.as_bytes(), secret),
+                };
+                [name, secret.expose().as_bytes()]
+            }))
+    }
+
+    /// A kept record of `source` read with `credentials`, when current.
+    pub async fn cached_record<T: Send + Sync + 'static>(
+        &self,
+        source: SourceKind,
+        credentials: &Fingerprint,
+        resource: Resource,
+        id: &str,
+    ) -> Option<Arc<T>> {
+        self.cache
+            .record(&CacheKey::record(source, credentials, resource, id))
+            .await
+    }
+
+    /// Reads `request` (a GET) through the response cache: a kept answer
+    /// when current, else one upstream request shared by every concurrent
+    /// identical read, its answer made into a value by `parse` and kept for
+    /// the `freshness` class's time to live (less when the upstream says so,
+    /// nothing when it answered other than 2xx).
+    pub async fn read<T, E, P>(
+        &self,
+        source: SourceKind,
+        request: UpstreamRequest,
+        freshness: Freshness,
+        parse: P,
+    ) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+        E: From<UpstreamError> + Clone + Send + Sync + 'static,
+        P: Fn(&UpstreamResponse) -> Result<Parsed<T>, E>,
+    {
+        let key = CacheKey::answer(
+            source,
+            self.fingerprint(&request.credentials),
+            &request.path,
+            request.query.clone(),
+            request
+                .headers
+                .iter()
+                .map(|(name, value)| (name.as_str().to_string(), value.clone()))
+                .collect(),
+        );
+        self.read_keyed(source, key, request, freshness, parse)
+            .await
+    }
+
+    /// Reads one record by id (a GET of `request`) through the response
+    /// cache, under the record's own key: a copy of the record that arrived
+    /// in any other answer serves it too. `parse` says `NotFound` (an error,
+    /// so never kept) for a record the upstream does not know.
+    pub async fn read_record<T, E, P>(
+        &self,
+        source: SourceKind,
+        request: UpstreamRequest,
+        resource: Resource,
+        id: &str,
+        freshness: Freshness,
+        parse: P,
+    ) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+        E: From<UpstreamError> + Clone + Send + Sync + 'static,
+        P: Fn(&UpstreamResponse) -> Result<Parsed<T>, E>,
+    {
+        let key = CacheKey::record(
+            source,
+            &self.fingerprint(&request.credentials),
+            resource,
+            id,
+        );
+        let parse = |response: &UpstreamResponse| {
+            let mut parsed = parse(response)?;
+            parsed.tags.push(Tag::record(resource, id));
+            Ok(parsed)
+        };
+        self.read_keyed(source, key, request, freshness, parse)
+            .await
+    }
+
+    async fn read_keyed<T, E, P>(
+        &self,
+        source: SourceKind,
+        key: CacheKey,
+        request: UpstreamRequest,
+        freshness: Freshness,
+        parse: P,
+    ) -> Result<Arc<T>, E>
+    where
+        T: Send + Sync + 'static,
+        E: From<UpstreamError> + Clone + Send + Sync + 'static,
+        P: Fn(&UpstreamResponse) -> Result<Parsed<T>, E>,
+    {
+        let fetch = |_: Stamp| {
+            let request = request.clone();
+            let parse = &parse;
+            async move {
+                let response = self.send(source, request).await?;
+                let parsed = parse(&response)?;
+                let directive = if (200..300).contains(&response.status) {
+                    Directive::parse(response.cache_control.as_deref())
+                } else {
+                    Directive::NoStore
+                };
+                Ok::<_, E>(Fetched {
+                    value: parsed.value,
+                    tags: parsed.tags,
+                    shares: parsed.shares,
+                    // Mapped records hold their text and the fields read from
+                    // it: about three times the answer's bytes.
+                    weight: response.body.len().saturating_mul(3),
+                    directive,
+                })
+            }
+        };
+        self.cache.read(key, freshness, fetch).await
     }
 
     /// How many requests have been sent to `source` (for tests and metrics).
@@ -211,6 +413,12 @@ impl Upstream {
         };
         let url = format!("{}{}", endpoint.base_url, request.path);
         let is_write = !matches!(request.method, Method::GET | Method::HEAD);
+        let write_mark = is_write.then(|| WriteMark {
+            endpoint: Arc::clone(endpoint),
+            cache: Arc::clone(&self.cache),
+            source,
+            changes: request.changes,
+        });
         let mut query = request.query;
         let mut builder = self.http.request(request.method, &url);
         for credential in &request.credentials {
@@ -243,7 +451,7 @@ impl Upstream {
         // The exchange runs as its own task, so that a caller busy with the
         // answers already in (parsing them, say) never holds back the requests
         // waiting for a permit: each is sent the moment a permit frees.
-        let exchange = tokio::spawn(exchange(Arc::clone(endpoint), source, builder, is_write));
+        let exchange = tokio::spawn(exchange(Arc::clone(endpoint), source, builder, write_mark));
         let mut exchange = Exchange(exchange);
         match (&mut exchange.0).await {
             Ok(result) => result,
@@ -262,7 +470,7 @@ async fn exchange(
     endpoint: Arc<Endpoint>,
     source: SourceKind,
     builder: reqwest::RequestBuilder,
-    is_write: bool,
+    write_mark: Option<WriteMark>,
 ) -> Result<UpstreamResponse, UpstreamError> {
     // A closed semaphore is impossible (it is never closed), but map it anyway.
     let permit = endpoint
@@ -273,7 +481,8 @@ async fn exchange(
             source_kind: source,
         })?;
     endpoint.sent.fetch_add(1, Ordering::Relaxed);
-    let _write_mark = is_write.then(|| WriteMark(Arc::clone(&endpoint)));
+    // Dropped when the exchange ends or is aborted, whatever its outcome.
+    let _write_mark = write_mark;
     let timeout = endpoint.timeout;
     let exchange = async {
         let response = builder
@@ -290,6 +499,10 @@ async fn exchange(
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
+        let cache_control = headers
+            .get(reqwest::header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let body = response
             .bytes()
             .await
@@ -300,6 +513,7 @@ async fn exchange(
             status,
             retry_after,
             content_type,
+            cache_control,
             body,
         })
     };
@@ -393,15 +607,18 @@ mod tests {
     }
 
     fn upstream(base_url: String, max_concurrent_requests: usize) -> Upstream {
-        Upstream::new(&[SourceConfig {
-            kind: SourceKind::Winnerr,
-            base_url,
-            timeout: Duration::from_secs(30),
-            max_concurrent_requests,
-            credentials: SourceCredentials::Winnerr {
-                token: Secret::new("t"),
-            },
-        }])
+        Upstream::new(
+            &[SourceConfig {
+                kind: SourceKind::Winnerr,
+                base_url,
+                timeout: Duration::from_secs(30),
+                max_concurrent_requests,
+                credentials: SourceCredentials::Winnerr {
+                    token: Secret::new("t"),
+                },
+            }],
+            &CacheSettings::default(),
+        )
     }
 
     #[tokio::test]

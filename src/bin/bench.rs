@@ -49,6 +49,13 @@ struct BenchCli {
     /// Concurrent requests the gateway sends to each upstream.
     #[arg(long, default_value_t = 16, global = true)]
     max_concurrent_requests: usize,
+    /// Turn the response cache off (`[cache] enabled = false`): the cold
+    /// baseline, every query read from the upstreams.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// The response cache's byte budget.
+    #[arg(long, default_value_t = 64 * 1024 * 1024, global = true)]
+    cache_max_bytes: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +72,10 @@ enum Workload {
     W1Direct,
     /// One Open To Close contact by id through the gateway.
     ContactById,
+    /// Distinct contact lists, one after another, until ten times the
+    /// cache's byte budget has been stored; reports the cache's weighted
+    /// size and the gateway's peak RSS.
+    CacheMemory,
 }
 
 const GATEWAY_CONTACTS: &str = "{ contacts(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount edges { node { id displayName emails { address } phones { number } } } } }";
@@ -84,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             }
             Workload::W1 => gateway_workload(&cli, "w1", W1.to_string()).await,
             Workload::W1Direct => w1_direct(&cli).await,
+            Workload::CacheMemory => cache_memory(&cli).await,
             Workload::ContactById => {
                 let id = contact_gateway::domain::GlobalId::new(
                     contact_gateway::domain::NodeType::Contact,
@@ -216,6 +228,10 @@ fn start_gateway(
 enabled = {enabled}
 batch_delay_us = {delay}
 
+[cache]
+enabled = {cache}
+max_bytes = {cache_max_bytes}
+
 [sources.opentoclose]
 base_url = "{sandbox_url}/opentoclose/v1"
 api_token_env = "BENCH_OPENTOCLOSE_API_TOKEN"
@@ -240,6 +256,8 @@ max_concurrent_requests = {concurrency}
 "#,
         enabled = !cli.no_loaders,
         delay = cli.batch_delay_us,
+        cache = !cli.no_cache,
+        cache_max_bytes = cli.cache_max_bytes,
         user_agent = credentials.spark.user_agent,
     );
     std::fs::write(&config_path, config)?;
@@ -375,8 +393,9 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
     let upstream_total = stats["total"].as_f64().unwrap_or(0.0);
     let cpu_ms = cpu_time_ms(&pid).saturating_sub(cpu_before);
     println!(
-        "workload: {name} ({latency_ms} ms upstream latency, loaders {}, batch delay {} us, {} concurrent requests per upstream)",
+        "workload: {name} ({latency_ms} ms upstream latency, loaders {}, cache {}, batch delay {} us, {} concurrent requests per upstream)",
         if cli.no_loaders { "off" } else { "on" },
+        if cli.no_cache { "off" } else { "on" },
         cli.batch_delay_us,
         cli.max_concurrent_requests
     );
@@ -388,6 +407,70 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
     println!(
         "gateway CPU time per query: {:.2} ms (warm-up included)",
         cpu_ms as f64 / (report.requests + report.warm_up_requests).max(1) as f64
+    );
+    println!("peak RSS of the gateway process: {} kB", peak_rss_kb(&pid));
+    drop(gateway);
+    sandbox.stop().await?;
+    Ok(())
+}
+
+/// Distinct contact lists until ten times the byte budget has been stored.
+async fn cache_memory(cli: &BenchCli) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        !cli.no_cache,
+        "the cache-memory workload needs the cache on"
+    );
+    let latency_ms = cli.latency_ms.unwrap_or(0);
+    let sandbox = RunningSandbox::start(latency_ms).await?;
+    let gateway = start_gateway(cli, &sandbox.url, &sandbox.credentials)?;
+    let pid = gateway.child.id().to_string();
+    let client = reqwest::Client::new();
+    let target = cli.cache_max_bytes.saturating_mul(10);
+    let fields = ["CREATED_AT", "UPDATED_AT", "NAME"];
+    let directions = ["ASC", "DESC"];
+    let searches = ["", "a", "e", "i", "o", "n", "r", "s", "t", "l"];
+    let mut stored = 0u64;
+    let mut largest_weight = 0u64;
+    let mut queries = 0u64;
+    'outer: for search in searches {
+        for first in 1..=100 {
+            for field in fields {
+                for direction in directions {
+                    let query = format!(
+                        "{{ contacts(first: {first}, orderBy: {{field: {field}, direction: {direction}}}, filter: {{search: \"{search}\"}}) {{ nodes {{ id displayName emails {{ address }} }} }} }}"
+                    );
+                    let answer: serde_json::Value = client
+                        .post(&gateway.graphql_url)
+                        .header("x-cache-debug", "1")
+                        .json(&serde_json::json!({ "query": query }))
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    let report = &answer["extensions"]["cache"];
+                    stored += report["storedBytes"].as_u64().unwrap_or(0);
+                    let weight = report["cacheWeightedBytes"].as_u64().unwrap_or(0);
+                    largest_weight = largest_weight.max(weight);
+                    queries += 1;
+                    if stored >= target {
+                        break 'outer;
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "workload: cache-memory (budget {} bytes, {latency_ms} ms upstream latency)",
+        cli.cache_max_bytes
+    );
+    println!("queries: {queries}");
+    println!(
+        "stored: {stored} bytes ({:.1}x the budget)",
+        stored as f64 / cli.cache_max_bytes as f64
+    );
+    println!(
+        "largest weighted size seen: {largest_weight} bytes ({:.2}x the budget)",
+        largest_weight as f64 / cli.cache_max_bytes as f64
     );
     println!("peak RSS of the gateway process: {} kB", peak_rss_kb(&pid));
     drop(gateway);

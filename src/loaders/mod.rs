@@ -84,7 +84,12 @@ where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     L: Loader<K>,
 {
-    let loader = DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default());
+    // Batches run on tasks of their own, in the request's cache scope.
+    let loader = DataLoader::with_cache(
+        loader,
+        crate::cache::spawn_in_scope,
+        HashMapCache::default(),
+    );
     if settings.enabled {
         loader.delay(Duration::from_micros(settings.batch_delay_us))
     } else {

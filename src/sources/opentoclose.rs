@@ -76,13 +76,14 @@ use super::snapshot::SortedSnapshots;
 use super::{
     parse_json, status_error, ListEntry, ListPage, ListQuery, SharedUpstream, Source, SourceError,
 };
-use crate::config::{ListSettings, Secret};
+use crate::cache::{Change, Freshness, Resource, Share, Tag};
+use crate::config::Secret;
 use crate::domain::query::{is_phone_search, national_digits};
 use crate::domain::{
     Address, Contact, ContactFilter, ContactInput, ContactOrder, Direction, Email, OrderField,
     Phone, SourceKind,
 };
-use crate::upstream::{Credential, UpstreamRequest, UpstreamResponse};
+use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::OpenToClose;
 
@@ -109,17 +110,13 @@ pub struct OpenToClose {
 impl OpenToClose {
     /// An adapter sending its requests through `upstream` with `api_token`.
     pub fn new(upstream: SharedUpstream, api_token: Secret) -> Self {
+        let fingerprint =
+            upstream.fingerprint(&[Credential::Query("api_token", api_token.clone())]);
         Self {
-            snapshots: SortedSnapshots::new(KIND, upstream.clone(), ListSettings::default()),
+            snapshots: SortedSnapshots::new(KIND, upstream.clone(), fingerprint),
             upstream,
             api_token,
         }
-    }
-
-    /// Uses `settings` for the lists this adapter sorts itself.
-    pub fn with_list_settings(mut self, settings: ListSettings) -> Self {
-        self.snapshots = SortedSnapshots::new(KIND, self.upstream.clone(), settings);
-        self
     }
 
     fn request(&self, method: Method, path: String) -> UpstreamRequest {
@@ -133,14 +130,25 @@ impl OpenToClose {
         if !is_canonical_id(id) {
             return Ok(None);
         }
-        let response = self
+        let read = self
             .upstream
-            .send(KIND, self.request(Method::GET, format!("/contacts/{id}")))
-            .await?;
-        match response.status {
-            200 => self.contact_from(&response).map(Some),
-            404 => Ok(None),
-            _ => Err(self.error_from(&response)),
+            .read_record(
+                KIND,
+                self.request(Method::GET, format!("/contacts/{id}")),
+                Resource::Contact,
+                id,
+                Freshness::Contact,
+                |response| match response.status {
+                    200 => Ok(Parsed::new(self.contact_from(response)?, Vec::new())),
+                    404 => Err(not_found(id)),
+                    _ => Err(self.error_from(response)),
+                },
+            )
+            .await;
+        match read {
+            Ok(contact) => Ok(Some(Contact::clone(&contact))),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -150,13 +158,14 @@ impl OpenToClose {
         map_contact(unwrap_data(body)).map_err(|e| self.scrub_error(e))
     }
 
-    /// One page of `GET /contacts`: the raw records, in the upstream's order.
+    /// One page of `GET /contacts`: the contacts, in the upstream's order.
+    /// Each is kept as a record too, for later reads by id.
     async fn fetch_page(
         &self,
         parameters: &[(&'static str, String)],
         offset: u64,
         limit: usize,
-    ) -> Result<Vec<Box<RawValue>>, SourceError> {
+    ) -> Result<std::sync::Arc<Vec<Contact>>, SourceError> {
         let mut request = self
             .request(Method::GET, "/contacts".to_string())
             .query("limit", limit)
@@ -164,12 +173,21 @@ impl OpenToClose {
         for (key, value) in parameters {
             request = request.query(key, value);
         }
-        let response = self.upstream.send(KIND, request).await?;
-        if response.status != 200 {
-            return Err(self.error_from(&response));
-        }
-        let body: &RawValue = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
-        records_of(body)
+        self.upstream
+            .read(KIND, request, Freshness::ContactList, |response| {
+                if response.status != 200 {
+                    return Err(self.error_from(response));
+                }
+                let body: &RawValue =
+                    parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
+                let contacts = records_of(body)?
+                    .into_iter()
+                    .map(map_contact)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let shares = contacts.iter().map(share_contact).collect();
+                Ok(Parsed::new(contacts, vec![Tag::List(Resource::Contact)]).sharing(shares))
+            })
+            .await
     }
 
     /// A natively ordered stretch: one upstream page from the position on.
@@ -181,13 +199,13 @@ impl OpenToClose {
         let start = parse_position(query.after.as_deref())?;
         parameters.push(("sort", native_sort(query.order).to_string()));
         let limit = query.limit.clamp(1, MAX_PAGE_SIZE);
-        let records = self.fetch_page(&parameters, start, limit).await?;
+        let contacts = self.fetch_page(&parameters, start, limit).await?;
         // The upstream signals the end only by an empty page: a short page
         // may be its own cap rather than the end.
-        let mut has_more = !records.is_empty();
-        let mut entries = Vec::with_capacity(records.len());
-        for (index, record) in records.into_iter().enumerate() {
-            let contact = map_contact(record)?;
+        let mut has_more = !contacts.is_empty();
+        let mut entries = Vec::with_capacity(contacts.len());
+        for (index, contact) in contacts.iter().enumerate() {
+            let contact = contact.clone();
             if is_past_created_bound(&query.filter, query.order, &contact) {
                 has_more = false;
             }
@@ -211,7 +229,9 @@ impl OpenToClose {
     ) -> Result<ListPage, SourceError> {
         // Checked before reading, so that a foreign cursor costs no request.
         parse_position(query.after.as_deref())?;
-        self.snapshots.page(query, self.read_all(&parameters)).await
+        self.snapshots
+            .page(query, || self.read_all(&parameters))
+            .await
     }
 
     /// Every record the pushed-down parameters let through, page by page.
@@ -222,14 +242,12 @@ impl OpenToClose {
         let mut all = Vec::new();
         let mut offset = 0u64;
         for _ in 0..MAX_FULL_READ_PAGES {
-            let records = self.fetch_page(parameters, offset, MAX_PAGE_SIZE).await?;
-            if records.is_empty() {
+            let contacts = self.fetch_page(parameters, offset, MAX_PAGE_SIZE).await?;
+            if contacts.is_empty() {
                 return Ok(all);
             }
-            offset += records.len() as u64;
-            for record in records {
-                all.push(map_contact(record)?);
-            }
+            offset += contacts.len() as u64;
+            all.extend(contacts.iter().cloned());
         }
         Err(SourceError::Upstream {
             source_kind: KIND,
@@ -353,7 +371,8 @@ impl Source for OpenToClose {
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
             .request(Method::POST, "/contacts".to_string())
-            .json(write_body(input));
+            .json(write_body(input))
+            .changes([Change::Lists(Resource::Contact)]);
         let response = self.upstream.send(KIND, request).await?;
         self.expect_record(&response)
     }
@@ -364,7 +383,8 @@ impl Source for OpenToClose {
         }
         let request = self
             .request(Method::PUT, format!("/contacts/{id}"))
-            .json(write_body(input));
+            .json(write_body(input))
+            .changes([Change::Record(Resource::Contact, id.to_string())]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             404 => Err(not_found(id)),
@@ -380,7 +400,8 @@ impl Source for OpenToClose {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, format!("/contacts/{id}")),
+                self.request(Method::DELETE, format!("/contacts/{id}"))
+                    .changes([Change::Record(Resource::Contact, id.to_string())]),
             )
             .await?;
         match response.status {
@@ -391,6 +412,17 @@ impl Source for OpenToClose {
             _ => Err(self.error_from(&response)),
         }
     }
+}
+
+/// A contact to keep as a record of its own, for later reads by id.
+fn share_contact(contact: &Contact) -> Share {
+    Share::new(
+        Resource::Contact,
+        &contact.source_id,
+        std::sync::Arc::new(contact.clone()),
+        Vec::new(),
+        Freshness::Contact,
+    )
 }
 
 fn not_found(id: &str) -> SourceError {
@@ -714,13 +746,17 @@ mod tests {
 
     fn adapter(token: &str) -> OpenToClose {
         OpenToClose::new(
-            std::sync::Arc::new(crate::upstream::Upstream::new(&[])),
+            std::sync::Arc::new(crate::upstream::Upstream::new(
+                &[],
+                &crate::config::CacheSettings::default(),
+            )),
             Secret::new(token),
         )
     }
 
     fn response(status: u16, body: &str) -> UpstreamResponse {
         UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: None,
             content_type: Some("application/json".into()),

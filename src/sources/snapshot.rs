@@ -4,77 +4,75 @@
 //! Where an upstream cannot sort in the requested order, the adapter must read
 //! every matching record to serve even one page. Walking such a list page by
 //! page would read everything again for each page; a snapshot makes the walk
-//! cost one full read. A snapshot lives for the configured time
-//! (`[lists] sorted_snapshot_ttl_ms`), and one taken before a write through
-//! the gateway to the same source is never served after that write: the key
-//! carries the source's [`Upstream::write_generation`]. Concurrent requests
-//! for the same missing snapshot share one read. The total number of kept
-//! contacts per source is bounded (`sorted_snapshot_max_contacts`).
-//!
-//! Every adapter holds one credential, and its snapshots stay inside it, so a
-//! snapshot is never served to a caller with other upstream credentials.
-//!
-//! [`Upstream::write_generation`]: crate::upstream::Upstream::write_generation
+//! cost one full read. Snapshots are entries of the response cache
+//! ([`crate::cache`]), keyed by the credential set, the filter and the order,
+//! and held for the `contact_list` time to live: a write through the gateway
+//! that can change a contact list makes them stale at once, concurrent
+//! requests for the same missing snapshot share one read, and they count
+//! against the cache's one byte budget. With the cache off, every page reads
+//! the whole list again.
 
 use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-use moka::future::Cache;
 
 use super::{page_of_sorted_slice, ListPage, ListQuery, SharedUpstream, SourceError};
-use crate::config::ListSettings;
+use crate::cache::{CacheKey, Directive, Fetched, Fingerprint, Freshness, Resource, Tag};
 use crate::domain::{Contact, SourceKind};
+
+/// What a kept contact is taken to weigh, in bytes: the record's text and
+/// the fields read from it.
+const CONTACT_WEIGHT: usize = 2_048;
 
 /// The sorted snapshots of one adapter.
 pub struct SortedSnapshots {
     kind: SourceKind,
     upstream: SharedUpstream,
-    cache: Option<Cache<String, Arc<Vec<Contact>>>>,
+    credentials: Fingerprint,
 }
 
 impl SortedSnapshots {
-    /// Snapshots for `kind`'s adapter; none are kept when the time to live is 0.
-    pub fn new(kind: SourceKind, upstream: SharedUpstream, settings: ListSettings) -> Self {
-        let cache = (settings.sorted_snapshot_ttl_ms > 0).then(|| {
-            Cache::builder()
-                .max_capacity(settings.sorted_snapshot_max_contacts)
-                .weigher(|_key: &String, contacts: &Arc<Vec<Contact>>| {
-                    u32::try_from(contacts.len().max(1)).unwrap_or(u32::MAX)
-                })
-                .time_to_live(Duration::from_millis(settings.sorted_snapshot_ttl_ms))
-                .build()
-        });
+    /// Snapshots for `kind`'s adapter, whose credential set has the
+    /// fingerprint `credentials`.
+    pub fn new(kind: SourceKind, upstream: SharedUpstream, credentials: Fingerprint) -> Self {
         Self {
             kind,
             upstream,
-            cache,
+            credentials,
         }
     }
 
     /// The page of `query` from the snapshot of its list, taking the snapshot
     /// with `read_all` (every record the pushed-down filter lets through) when
     /// there is none. `query.after` must be an offset into the sorted list.
-    pub async fn page<F>(&self, query: &ListQuery, read_all: F) -> Result<ListPage, SourceError>
+    pub async fn page<F, Fut>(
+        &self,
+        query: &ListQuery,
+        read_all: F,
+    ) -> Result<ListPage, SourceError>
     where
-        F: Future<Output = Result<Vec<Contact>, SourceError>>,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<Contact>, SourceError>>,
     {
-        let Some(cache) = &self.cache else {
-            let sorted = sorted_matching(read_all.await?, query);
-            return page_of_sorted_slice(self.kind, &sorted, query);
-        };
-        let key = format!(
-            "{}|{:?}|{:?}",
-            self.upstream.write_generation(self.kind),
-            query.filter,
-            query.order
+        let key = CacheKey::derived(
+            self.kind,
+            &self.credentials,
+            Resource::Contact,
+            format!("sorted|{:?}|{:?}", query.filter, query.order),
         );
-        let sorted = cache
-            .try_get_with(key, async {
-                Ok::<_, SourceError>(Arc::new(sorted_matching(read_all.await?, query)))
+        let sorted = self
+            .upstream
+            .cache()
+            .read(key, Freshness::ContactList, |_| async {
+                let sorted = sorted_matching(read_all().await?, query);
+                let weight = sorted.len().saturating_mul(CONTACT_WEIGHT);
+                Ok::<_, SourceError>(Fetched {
+                    value: sorted,
+                    tags: vec![Tag::List(Resource::Contact)],
+                    shares: Vec::new(),
+                    weight,
+                    directive: Directive::Default,
+                })
             })
-            .await
-            .map_err(|error: Arc<SourceError>| (*error).clone())?;
+            .await?;
         page_of_sorted_slice(self.kind, &sorted, query)
     }
 }

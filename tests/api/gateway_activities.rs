@@ -777,7 +777,7 @@ async fn winnerr_activities_are_recorded_and_refused_by_the_rules() {
 
 /// Adds an attachment as the demo user, straight at the emulator, and
 /// returns its id.
-async fn upload_attachment(sandbox: &TestSandbox, contact: &str) -> String {
+pub(crate) async fn upload_attachment(sandbox: &TestSandbox, contact: &str) -> String {
     let body =
         "--XyZ\r\nContent-Disposition: form-data; name=\"attachment\"; filename=\"offer.pdf\"\r\n\
                 Content-Type: application/pdf\r\n\r\n%PDF-1.4\r\n--XyZ--\r\n";

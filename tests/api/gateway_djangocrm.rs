@@ -17,8 +17,8 @@ use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    spawn_gateway, spawn_gateway_configured, spawn_gateway_with, spawn_sandbox, TestGateway,
-    TestSandbox,
+    spawn_cached_gateway, spawn_gateway, spawn_gateway_configured, spawn_gateway_with,
+    spawn_sandbox, TestGateway, TestSandbox,
 };
 
 const LIST_ROUTE: &str = "/api/contacts/";
@@ -357,7 +357,7 @@ async fn first_pages_cost_one_request_newest_first_and_a_full_read_otherwise() {
 
 #[tokio::test]
 async fn every_order_walks_every_contact_once_in_order() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let records = sandbox_contacts(&gateway.sandbox, "").await;
     // A small city for walks one contact at a time.
     let city = records

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, TestSandbox};
+use crate::helpers::{spawn_cached_gateway, spawn_gateway, TestSandbox};
 
 /// What the test needs of one upstream record, read with its own small mapping
 /// (independent of the gateway's adapters).
@@ -294,7 +294,7 @@ fn assert_same(got: &[(String, String)], expected: &[(String, String)], what: &s
 /// Walks all 2,400 contacts of the four sources in one order with pages of
 /// 1, 7 and 50 and compares each walk with the sandbox's own data.
 async fn walk_everything_in(field: &str, descending: bool) {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let expected = expected_order(everything(&gateway.sandbox).await, field, descending);
     assert_eq!(expected.len(), 2400);
     let order = json!({ "field": field, "direction": if descending { "DESC" } else { "ASC" } });
@@ -352,7 +352,7 @@ async fn requests_by_source(sandbox: &TestSandbox) -> Vec<(String, u64)> {
 
 #[tokio::test]
 async fn a_name_ordered_walk_reads_each_unsortable_source_once_and_sees_gateway_writes() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let order = json!({ "field": "NAME", "direction": "ASC" });
     let page = "query($after: String, $order: ContactOrderInput) {
         contacts(first: 7, after: $after, orderBy: $order) {
@@ -404,7 +404,7 @@ async fn a_name_ordered_walk_reads_each_unsortable_source_once_and_sees_gateway_
 
 #[tokio::test]
 async fn walking_with_a_filter_pushed_down_for_some_sources_only_matches_too() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let all = everything(&gateway.sandbox).await;
     // City is a query parameter for Django-CRM and a `_filter` for Spark, and
     // is applied in the gateway for Open To Close and Winnerr.
@@ -460,7 +460,7 @@ async fn a_failing_source_yields_the_others_contacts_and_a_well_formed_error() {
 
 #[tokio::test]
 async fn walking_backward_with_last_and_before_yields_the_same_list() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let all = everything(&gateway.sandbox).await;
     let matching: Vec<Expected> = all
         .into_iter()

@@ -17,7 +17,8 @@ use contact_gateway::domain::{
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    spawn_gateway, spawn_gateway_configured, spawn_gateway_with, spawn_sandbox, TestGateway,
+    spawn_cached_gateway, spawn_gateway, spawn_gateway_configured, spawn_gateway_with,
+    spawn_sandbox, TestGateway,
 };
 
 const LIST: &str = r#"
@@ -407,7 +408,7 @@ async fn add_edge_case_contacts(gateway: &TestGateway) {
 
 #[tokio::test]
 async fn every_order_walks_every_contact_once_in_order() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     add_edge_case_contacts(&gateway).await;
     let all = upstream_all(&gateway, &[]).await;
     assert_eq!(all.len(), 605);
@@ -422,7 +423,7 @@ async fn every_order_walks_every_contact_once_in_order() {
 
 #[tokio::test]
 async fn every_order_walks_one_contact_at_a_time() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     add_edge_case_contacts(&gateway).await;
     // A filter keeps single-contact pages affordable in the name order, where
     // every page reads the whole (upstream-filtered) list.

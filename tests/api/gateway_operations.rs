@@ -109,7 +109,7 @@ async fn spark_get(sandbox: &TestSandbox, path: &str, query: &[(&str, &str)]) ->
 }
 
 /// Every record of a Spark list, page by page.
-async fn spark_all(sandbox: &TestSandbox, path: &str) -> Vec<Value> {
+pub(crate) async fn spark_all(sandbox: &TestSandbox, path: &str) -> Vec<Value> {
     let mut records = Vec::new();
     for page in 1.. {
         let page = page.to_string();

@@ -12,7 +12,9 @@ use contact_gateway::domain::{
 };
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway};
+use crate::helpers::{
+    spawn_cached_gateway, spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway,
+};
 
 const CONTACT_FIELDS: &str = "id sourceId firstName lastName displayName \
     emails { address label primary } phones { number e164 label } \
@@ -438,7 +440,7 @@ fn orders(field: OrderField) -> [ContactOrder; 2] {
 
 #[tokio::test]
 async fn time_orders_walk_every_contact_once_in_order() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let all = ids(&spark_all(&gateway, "/contacts", None).await);
     let buyers = ids(&spark_all(&gateway, "/contacts", Some("Tags Eq 'Buyer'")).await);
     assert!(buyers.len() > 30 && buyers.len() < all.len());
@@ -498,7 +500,7 @@ async fn all_ids(gateway: &TestGateway) -> Vec<String> {
 
 #[tokio::test]
 async fn name_order_walks_every_contact_once_in_order() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let all = all_ids(&gateway).await;
     let buyers = ids(&spark_all(&gateway, "/contacts", Some("Tags Eq 'Buyer'")).await);
     let few = ids(&spark_all(

@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use contact_gateway::domain::{GlobalId, NodeType, SourceKind};
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway, TestSandbox};
+use crate::helpers::{
+    spawn_cached_gateway, spawn_gateway, spawn_gateway_with, spawn_sandbox, TestGateway,
+    TestSandbox,
+};
 
 const LIST: &str = "GET /v1/contacts";
 const DETAIL: &str = "GET /v1/contacts/{id}";
@@ -306,7 +309,7 @@ const ORDERS: [(&str, &str); 6] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_order_walks_every_contact_once_in_order() {
-    let gateway = spawn_gateway().await;
+    let gateway = spawn_cached_gateway().await;
     let records = all_records(&gateway.sandbox).await;
     assert_eq!(records.len(), 600);
     // Pages of 1 walk a pushed-down subset (about a fifth of the contacts),

@@ -142,13 +142,21 @@ pub struct TestGateway {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
-/// Starts a sandbox and a gateway configured with every source.
+/// Starts a sandbox and a gateway configured with every source, with the
+/// response cache off: every count of upstream requests a test makes is
+/// then what the loaders and adapters cost on their own.
 pub async fn spawn_gateway() -> TestGateway {
     spawn_gateway_configured(|_| {}).await
 }
 
-/// Starts a sandbox and a gateway with the demo configuration for it, as
-/// changed by `edit`.
+/// Starts a sandbox and a gateway configured with every source and the
+/// response cache on, as the demo runs.
+pub async fn spawn_cached_gateway() -> TestGateway {
+    spawn_gateway_configured(|config| config.cache.enabled = true).await
+}
+
+/// Starts a sandbox and a gateway with the demo configuration for it, cache
+/// off, as changed by `edit`.
 pub async fn spawn_gateway_configured(
     edit: impl FnOnce(&mut contact_gateway::config::GatewayConfig),
 ) -> TestGateway {
@@ -158,6 +166,7 @@ pub async fn spawn_gateway_configured(
         &contact_gateway::sandbox::Credentials::default(),
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
     );
+    config.cache.enabled = false;
     edit(&mut config);
     spawn_gateway_with(sandbox, config).await
 }

@@ -2,6 +2,7 @@
 //! on ephemeral loopback ports.
 
 mod gateway_activities;
+mod gateway_cache;
 mod gateway_djangocrm;
 mod gateway_federation;
 mod gateway_http;

@@ -29,6 +29,7 @@ use serde_json::{json, Value};
 
 use super::mapping::{map_contact_body, text, timestamp};
 use super::{error_from, path_id, DjangoCrm, KIND};
+use crate::cache::{Change, Resource};
 use crate::domain::activity::ActivityInput;
 use crate::domain::{Activity, ActivityKind, Contact};
 use crate::sources::{parse_json, SourceError};
@@ -48,7 +49,8 @@ impl DjangoCrm {
         let comment = input.description.trim().to_string();
         let request = self
             .request(Method::POST, format!("/contacts/{contact_id}/"))
-            .json(json!({ "comment": comment }));
+            .json(json!({ "comment": comment }))
+            .changes([Change::Record(Resource::Activities, contact_id.clone())]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 | 201 => {}
@@ -92,7 +94,10 @@ impl DjangoCrm {
         };
         let request = self
             .request(Method::PUT, format!("/contacts/comment/{comment_id}/"))
-            .json(json!({ "comment": comment.trim() }));
+            .json(json!({ "comment": comment.trim() }))
+            // The upstream names the comment alone; the contact the caller
+            // names may be wrong, so every kept list of activities is stale.
+            .changes([Change::Every(Resource::Activities)]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 => map_comment(contact_id, parse_json(KIND, &response)?),
@@ -119,7 +124,8 @@ impl DjangoCrm {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, format!("/contacts/{what}/{id}/")),
+                self.request(Method::DELETE, format!("/contacts/{what}/{id}/"))
+                    .changes([Change::Every(Resource::Activities)]),
             )
             .await?;
         match response.status {
@@ -354,6 +360,7 @@ mod tests {
 
     fn response(status: u16, body: Value) -> UpstreamResponse {
         UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: None,
             content_type: Some("application/json".into()),

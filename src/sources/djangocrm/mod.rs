@@ -31,8 +31,8 @@ use reqwest::Method;
 use serde_json::Value;
 
 use self::listing::{
-    is_native, native_step, parse_envelope, pushed_down_parameters, Envelope, NativePosition,
-    NativeStep, MAX_PAGE_SIZE,
+    is_native, native_step, parse_envelope, pushed_down_parameters, NativePosition, NativeStep,
+    MAX_PAGE_SIZE,
 };
 use self::mapping::{
     assignee_ids, graphql_field, is_uuid, map_contact, map_contact_body, unstorable_fields,
@@ -43,9 +43,10 @@ use super::{
     page_of_sorted, parse_json, status_error, ListPage, ListQuery, SharedUpstream, Source,
     SourceError,
 };
-use crate::config::{ListSettings, Secret};
+use crate::cache::{Change, Freshness, Resource, Tag};
+use crate::config::Secret;
 use crate::domain::{Contact, ContactInput, SourceKind};
-use crate::upstream::{Credential, UpstreamRequest, UpstreamResponse};
+use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::DjangoCrm;
 
@@ -66,46 +67,56 @@ pub struct DjangoCrm {
 
 impl DjangoCrm {
     pub fn new(upstream: SharedUpstream, token: Secret, organization_id: Secret) -> Self {
+        let authorization = Secret::new(format!("Bearer {}", token.expose()));
+        let fingerprint = upstream.fingerprint(&credentials(&authorization, &organization_id));
         Self {
-            snapshots: SortedSnapshots::new(KIND, upstream.clone(), ListSettings::default()),
+            snapshots: SortedSnapshots::new(KIND, upstream.clone(), fingerprint),
             upstream,
-            authorization: Secret::new(format!("Bearer {}", token.expose())),
+            authorization,
             organization_id,
         }
     }
 
-    /// Uses `settings` for the lists this adapter sorts itself.
-    pub fn with_list_settings(mut self, settings: ListSettings) -> Self {
-        self.snapshots = SortedSnapshots::new(KIND, self.upstream.clone(), settings);
-        self
-    }
-
     fn request(&self, method: Method, path: String) -> UpstreamRequest {
-        UpstreamRequest::new(method, path)
-            .credential(Credential::Header(
-                AUTHORIZATION,
-                self.authorization.clone(),
-            ))
-            .credential(Credential::Header(
-                ORGANIZATION_HEADER,
-                self.organization_id.clone(),
-            ))
+        let mut request = UpstreamRequest::new(method, path);
+        for credential in credentials(&self.authorization, &self.organization_id) {
+            request = request.credential(credential);
+        }
+        request
     }
 
+    /// The detail of a contact, with its comments and attachments as its
+    /// activities. List rows lack those, so only details serve reads by id.
     async fn contact_by_id(&self, id: &str) -> Result<Option<Contact>, SourceError> {
         let Some(id) = path_id(id) else {
             return Ok(None);
         };
-        let response = self
+        let read = self
             .upstream
-            .send(KIND, self.request(Method::GET, format!("/contacts/{id}/")))
-            .await?;
-        match response.status {
-            200 => {
-                activities::map_detail(&id, parse_json(KIND, &response)?, response.status).map(Some)
-            }
-            404 => Ok(None),
-            _ => Err(error_from(&response)),
+            .read_record(
+                KIND,
+                self.request(Method::GET, format!("/contacts/{id}/")),
+                Resource::Contact,
+                &id,
+                Freshness::Contact,
+                |response| match response.status {
+                    200 => {
+                        let contact =
+                            activities::map_detail(&id, parse_json(KIND, response)?, 200)?;
+                        Ok(Parsed::new(
+                            contact,
+                            vec![Tag::record(Resource::Activities, &id)],
+                        ))
+                    }
+                    404 => Err(not_found(&id)),
+                    _ => Err(error_from(response)),
+                },
+            )
+            .await;
+        match read {
+            Ok(contact) => Ok(Some(Contact::clone(&contact))),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -115,7 +126,7 @@ impl DjangoCrm {
         parameters: &[(&'static str, String)],
         offset: usize,
         limit: usize,
-    ) -> Result<(Envelope, Vec<Contact>), SourceError> {
+    ) -> Result<(Option<u64>, Vec<Contact>), SourceError> {
         let mut request = self
             .request(Method::GET, "/contacts/".into())
             .query("limit", limit)
@@ -123,15 +134,28 @@ impl DjangoCrm {
         for (name, value) in parameters {
             request = request.query(name, value);
         }
-        let response = self.upstream.send(KIND, request).await?;
+        let page = self
+            .upstream
+            .read(KIND, request, Freshness::ContactList, |response| {
+                self.page_of(response)
+            })
+            .await?;
+        Ok((page.0, page.1.clone()))
+    }
+
+    /// The count and contacts of a list answer.
+    fn page_of(&self, response: &UpstreamResponse) -> Result<Parsed<CountedPage>, SourceError> {
         match response.status {
             200 => {
-                let mut envelope = parse_envelope(parse_json(KIND, &response)?, 200)?;
+                let mut envelope = parse_envelope(parse_json(KIND, response)?, 200)?;
                 let contacts = std::mem::take(&mut envelope.results)
                     .into_iter()
                     .map(|record| map_contact(record, 200))
                     .collect::<Result<Vec<_>, _>>()?;
-                Ok((envelope, contacts))
+                Ok(Parsed::new(
+                    (envelope.count, contacts),
+                    vec![Tag::List(Resource::Contact)],
+                ))
             }
             // The list always exists: a 404 means a wrong base URL, not an
             // absent record.
@@ -140,7 +164,7 @@ impl DjangoCrm {
                 message: "the contact list was not found (HTTP 404); check the base URL".into(),
                 upstream_status: Some(404),
             }),
-            _ => Err(error_from(&response)),
+            _ => Err(error_from(response)),
         }
     }
 
@@ -155,8 +179,8 @@ impl DjangoCrm {
         let mut count = None;
         loop {
             let offset = resume.offset + buffer.len();
-            let (envelope, contacts) = self.list_page(&parameters, offset, page_size).await?;
-            count = envelope.count.or(count);
+            let (page_count, contacts) = self.list_page(&parameters, offset, page_size).await?;
+            count = page_count.or(count);
             let received = contacts.len();
             for contact in contacts {
                 // A contact created between two reads shifts the offsets by
@@ -201,12 +225,12 @@ impl DjangoCrm {
     /// the first page tells the count, the rest are read at once.
     async fn read_all(&self, query: &ListQuery) -> Result<Vec<Contact>, SourceError> {
         let parameters = pushed_down_parameters(&query.filter);
-        let (first, mut all) = self.list_page(&parameters, 0, MAX_PAGE_SIZE).await?;
+        let (first_count, mut all) = self.list_page(&parameters, 0, MAX_PAGE_SIZE).await?;
         let received = all.len();
         if received < MAX_PAGE_SIZE {
             return Ok(all);
         }
-        match first.count {
+        match first_count {
             Some(count) => {
                 let offsets = (MAX_PAGE_SIZE..count as usize).step_by(MAX_PAGE_SIZE);
                 let pages = join_all(
@@ -281,7 +305,7 @@ impl Source for DjangoCrm {
                 return page_of_sorted(KIND, Vec::new(), query);
             }
         }
-        self.snapshots.page(query, self.read_all(query)).await
+        self.snapshots.page(query, || self.read_all(query)).await
     }
 
     fn check_create(&self, input: &ContactInput) -> Result<(), SourceError> {
@@ -319,7 +343,8 @@ impl Source for DjangoCrm {
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
             .request(Method::POST, "/contacts/".into())
-            .json(write_body(input));
+            .json(write_body(input))
+            .changes([Change::Lists(Resource::Contact)]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 | 201 => map_contact_body(parse_json(KIND, &response)?, response.status),
@@ -333,7 +358,8 @@ impl Source for DjangoCrm {
         };
         let request = self
             .request(Method::PUT, format!("/contacts/{id}/"))
-            .json(write_body(input));
+            .json(write_body(input))
+            .changes([Change::Record(Resource::Contact, id.clone())]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 => map_contact_body(parse_json(KIND, &response)?, response.status),
@@ -350,7 +376,8 @@ impl Source for DjangoCrm {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, format!("/contacts/{id}/")),
+                self.request(Method::DELETE, format!("/contacts/{id}/"))
+                    .changes([Change::Record(Resource::Contact, id.clone())]),
             )
             .await?;
         match response.status {
@@ -360,6 +387,18 @@ impl Source for DjangoCrm {
             _ => Err(error_from(&response)),
         }
     }
+}
+
+/// A list page: how many contacts match in all (when the upstream says),
+/// and the page's contacts.
+type CountedPage = (Option<u64>, Vec<Contact>);
+
+/// The credentials of every request, in order.
+fn credentials(authorization: &Secret, organization_id: &Secret) -> [Credential; 2] {
+    [
+        Credential::Header(AUTHORIZATION, authorization.clone()),
+        Credential::Header(ORGANIZATION_HEADER, organization_id.clone()),
+    ]
 }
 
 /// The id as it goes into a path: a UUID in lower case, or `None` for an id
@@ -456,6 +495,7 @@ mod tests {
 
     fn response(status: u16, body: Value) -> UpstreamResponse {
         UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: Some(3),
             content_type: Some("application/json".into()),
@@ -522,6 +562,7 @@ mod tests {
         let parse = error_from(&response(400, json!({"detail": "JSON parse error - x"})));
         assert!(matches!(parse, SourceError::BadInput { field: None, .. }));
         let html = UpstreamResponse {
+            cache_control: None,
             status: 502,
             retry_after: None,
             content_type: Some("text/html".into()),
@@ -542,7 +583,10 @@ mod tests {
 
     fn adapter() -> DjangoCrm {
         DjangoCrm::new(
-            std::sync::Arc::new(crate::upstream::Upstream::new(&[])),
+            std::sync::Arc::new(crate::upstream::Upstream::new(
+                &[],
+                &crate::config::CacheSettings::default(),
+            )),
             Secret::new("t"),
             Secret::new("o"),
         )

@@ -42,9 +42,10 @@ use super::{
     is_canonical_id, map_contact, unusable, OpenToClose, KIND, MAX_FULL_READ_PAGES, MAX_PAGE_SIZE,
     MAX_TEXT_LENGTH,
 };
+use crate::cache::{Change, Freshness, Resource, Share, Tag};
 use crate::domain::{Property, PropertyContact, PropertyContactInput};
 use crate::sources::{parse_json, SourceError};
-use crate::upstream::UpstreamResponse;
+use crate::upstream::{Parsed, UpstreamRequest, UpstreamResponse};
 
 /// The longest note the upstream stores on a link, in characters.
 const MAX_NOTES_LENGTH: usize = 10_000;
@@ -79,11 +80,9 @@ impl OpenToClose {
             if let Some(status) = status {
                 request = request.query("status", status);
             }
-            let records = self.list_records(request).await?;
-            let short = records.len() < limit;
-            for record in records {
-                properties.push(map_property(record)?);
-            }
+            let page = self.property_page(request).await?;
+            let short = page.len() < limit;
+            properties.extend(page.iter().cloned());
             if short {
                 return Ok(PropertyWindow {
                     properties,
@@ -134,18 +133,29 @@ impl OpenToClose {
         if !is_canonical_id(id) {
             return Ok(None);
         }
-        let response = self
+        let read = self
             .upstream
-            .send(KIND, self.request(Method::GET, format!("/properties/{id}")))
-            .await?;
-        match response.status {
-            200 => {
-                let body: Box<RawValue> =
-                    parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
-                map_property(unwrap_data(body)).map(Some)
-            }
-            404 => Ok(None),
-            _ => Err(self.link_error_from(&response)),
+            .read_record(
+                KIND,
+                self.request(Method::GET, format!("/properties/{id}")),
+                Resource::Property,
+                id,
+                Freshness::Property,
+                |response| match response.status {
+                    200 => {
+                        let body: Box<RawValue> =
+                            parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
+                        Ok(Parsed::new(map_property(unwrap_data(body))?, Vec::new()))
+                    }
+                    404 => Err(property_not_found(id)),
+                    _ => Err(self.link_error_from(response)),
+                },
+            )
+            .await;
+        match read {
+            Ok(property) => Ok(Some(Property::clone(&property))),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -168,14 +178,12 @@ impl OpenToClose {
             if let Some(role) = role {
                 request = request.query("role", role);
             }
-            let records = match self.list_records(request).await {
+            let page = match self.link_page(request, property_id).await {
                 Err(SourceError::NotFound { .. }) => return Err(property_not_found(property_id)),
                 other => other?,
             };
-            let short = records.len() < MAX_PAGE_SIZE;
-            for record in records {
-                links.push(map_property_contact(record, property_id)?);
-            }
+            let short = page.len() < MAX_PAGE_SIZE;
+            links.extend(page.iter().cloned());
             if short {
                 return Ok(links);
             }
@@ -211,7 +219,11 @@ impl OpenToClose {
         }
         let request = self
             .request(Method::POST, format!("/properties/{property_id}/contacts"))
-            .json(body);
+            .json(body)
+            .changes([Change::Record(
+                Resource::PropertyLinks,
+                property_id.to_string(),
+            )]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 | 201 => self.link_from(&response, property_id),
@@ -235,7 +247,11 @@ impl OpenToClose {
                 Method::PUT,
                 format!("/properties/{property_id}/contacts/{contact_id}"),
             )
-            .json(link_body(input));
+            .json(link_body(input))
+            .changes([Change::Record(
+                Resource::PropertyLinks,
+                property_id.to_string(),
+            )]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 | 201 => self.link_from(&response, property_id),
@@ -253,10 +269,15 @@ impl OpenToClose {
         if !is_canonical_id(property_id) || !is_canonical_id(contact_id) {
             return Err(link_not_found(property_id, contact_id));
         }
-        let request = self.request(
-            Method::DELETE,
-            format!("/properties/{property_id}/contacts/{contact_id}"),
-        );
+        let request = self
+            .request(
+                Method::DELETE,
+                format!("/properties/{property_id}/contacts/{contact_id}"),
+            )
+            .changes([Change::Record(
+                Resource::PropertyLinks,
+                property_id.to_string(),
+            )]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             // The seed's client returns a dict; 204 without a body means the same.
@@ -266,17 +287,82 @@ impl OpenToClose {
         }
     }
 
-    /// Sends a list request and returns its records.
-    async fn list_records(
+    /// The records of a list answer.
+    fn list_records<'a>(
         &self,
-        request: crate::upstream::UpstreamRequest,
+        response: &'a UpstreamResponse,
     ) -> Result<Vec<Box<RawValue>>, SourceError> {
-        let response = self.upstream.send(KIND, request).await?;
         if response.status != 200 {
-            return Err(self.link_error_from(&response));
+            return Err(self.link_error_from(response));
         }
-        let body: &RawValue = parse_json(KIND, &response).map_err(|e| self.scrub_error(e))?;
+        let body: &'a RawValue = parse_json(KIND, response).map_err(|e| self.scrub_error(e))?;
         records_of(body)
+    }
+
+    /// One page of the property list; each property is kept as a record too.
+    async fn property_page(
+        &self,
+        request: UpstreamRequest,
+    ) -> Result<Arc<Vec<Property>>, SourceError> {
+        self.upstream
+            .read(KIND, request, Freshness::PropertyList, |response| {
+                let properties = self
+                    .list_records(response)?
+                    .into_iter()
+                    .map(map_property)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let shares = properties
+                    .iter()
+                    .map(|property| {
+                        Share::new(
+                            Resource::Property,
+                            &property.source_id,
+                            Arc::new(property.clone()),
+                            Vec::new(),
+                            Freshness::Property,
+                        )
+                    })
+                    .collect();
+                Ok(Parsed::new(properties, vec![Tag::List(Resource::Property)]).sharing(shares))
+            })
+            .await
+    }
+
+    /// One page of a property's links. The answer holds the linked contacts
+    /// (and the property) as the upstream sent them, so it is stale when any
+    /// of them changes, and each contact is kept as a record of its own.
+    async fn link_page(
+        &self,
+        request: UpstreamRequest,
+        property_id: &str,
+    ) -> Result<Arc<Vec<PropertyContact>>, SourceError> {
+        self.upstream
+            .read(KIND, request, Freshness::PropertyLinks, |response| {
+                let links = self
+                    .list_records(response)?
+                    .into_iter()
+                    .map(|record| map_property_contact(record, property_id))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let mut tags = vec![
+                    Tag::record(Resource::PropertyLinks, property_id),
+                    Tag::record(Resource::Property, property_id),
+                ];
+                let mut shares = Vec::new();
+                for link in &links {
+                    tags.push(Tag::record(Resource::Contact, &link.contact_id));
+                    if let Some(contact) = &link.contact {
+                        shares.push(Share::new(
+                            Resource::Contact,
+                            &contact.source_id,
+                            Arc::clone(contact),
+                            Vec::new(),
+                            Freshness::Contact,
+                        ));
+                    }
+                }
+                Ok(Parsed::new(links, tags).sharing(shares))
+            })
+            .await
     }
 
     fn link_from(
@@ -484,13 +570,17 @@ mod tests {
 
     fn adapter(token: &str) -> OpenToClose {
         OpenToClose::new(
-            Arc::new(crate::upstream::Upstream::new(&[])),
+            Arc::new(crate::upstream::Upstream::new(
+                &[],
+                &crate::config::CacheSettings::default(),
+            )),
             Secret::new(token),
         )
     }
 
     fn response(status: u16, body: &str) -> UpstreamResponse {
         UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: None,
             content_type: Some("application/json".into()),

@@ -204,6 +204,7 @@ mod tests {
 
     fn response(status: u16, body: Value) -> UpstreamResponse {
         UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: Some(7),
             content_type: Some("application/json".into()),
@@ -344,6 +345,7 @@ mod tests {
     #[test]
     fn a_non_json_failure_is_classified_by_status() {
         let html = UpstreamResponse {
+            cache_control: None,
             status: 502,
             retry_after: None,
             content_type: Some("text/html".into()),

@@ -62,9 +62,10 @@ use self::listing::{
 use self::mapping::{is_spark_id, map_contact, record_id};
 use super::snapshot::SortedSnapshots;
 use super::{ListEntry, ListPage, ListQuery, SharedUpstream, Source, SourceError};
-use crate::config::{ListSettings, Secret};
+use crate::cache::{Change, Fingerprint, Freshness, Resource, Share, Tag};
+use crate::config::Secret;
 use crate::domain::{Contact, ContactInput, Direction, SourceKind};
-use crate::upstream::{Credential, UpstreamRequest, UpstreamResponse};
+use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::Spark;
 
@@ -84,23 +85,23 @@ pub struct Spark {
     /// `Bearer TOKEN`, the whole `Authorization` value.
     authorization: Secret,
     user_agent: String,
+    /// The fingerprint of the credential, for the keys of kept records.
+    fingerprint: Fingerprint,
     snapshots: SortedSnapshots,
 }
 
 impl Spark {
     pub fn new(upstream: SharedUpstream, token: Secret, user_agent: String) -> Self {
+        let authorization = Secret::new(format!("Bearer {}", token.expose()));
+        let fingerprint =
+            upstream.fingerprint(&[Credential::Header(AUTHORIZATION, authorization.clone())]);
         Self {
-            snapshots: SortedSnapshots::new(KIND, upstream.clone(), ListSettings::default()),
+            snapshots: SortedSnapshots::new(KIND, upstream.clone(), fingerprint.clone()),
             upstream,
-            authorization: Secret::new(format!("Bearer {}", token.expose())),
+            authorization,
             user_agent,
+            fingerprint,
         }
-    }
-
-    /// Uses `settings` for the lists this adapter sorts itself.
-    pub fn with_list_settings(mut self, settings: ListSettings) -> Self {
-        self.snapshots = SortedSnapshots::new(KIND, self.upstream.clone(), settings);
-        self
     }
 
     fn request(&self, method: Method, path: String) -> UpstreamRequest {
@@ -116,34 +117,46 @@ impl Spark {
         Ok(self.upstream.send(KIND, request).await?)
     }
 
-    /// `GET /contacts/{Id}`: the contact, or `None` when Spark does not know it.
+    /// `GET /contacts/{Id}`: the contact, or `None` when Spark does not know
+    /// it. A kept copy serves instead where there is one.
     async fn fetch_one(&self, id: &str) -> Result<Option<Contact>, SourceError> {
-        let request = self
-            .request(Method::GET, format!("/contacts/{id}"))
-            .query("_expand", "Notes");
-        let response = self.send(request).await?;
-        if response.status == 404 {
-            return Ok(None);
-        }
-        let results = read_answer(&response)?.into_results(response.status)?;
-        results
-            .into_iter()
-            .next()
-            .map(map_contact)
-            .transpose()?
-            .map_or_else(
-                || {
-                    Err(SourceError::Upstream {
-                        source_kind: KIND,
-                        message: "the answer for one contact holds no record".into(),
-                        upstream_status: Some(response.status),
-                    })
-                },
-                |contact| Ok(Some(contact)),
+        let read = self
+            .upstream
+            .read_record(
+                KIND,
+                self.one_request(id),
+                Resource::Contact,
+                id,
+                Freshness::Contact,
+                |response| Ok(Parsed::new(one_contact(id, response)?, Vec::new())),
             )
+            .await;
+        match read {
+            Ok(contact) => Ok(Some(Contact::clone(&contact))),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `GET /contacts/{Id}` straight from Spark, for a write that must start
+    /// from what Spark holds now.
+    async fn fetch_current(&self, id: &str) -> Result<Option<Contact>, SourceError> {
+        let response = self.send(self.one_request(id)).await?;
+        match one_contact(id, &response) {
+            Ok(contact) => Ok(Some(contact)),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn one_request(&self, id: &str) -> UpstreamRequest {
+        self.request(Method::GET, format!("/contacts/{id}"))
+            .query("_expand", "Notes")
     }
 
     /// The contacts among `ids` (at most [`PAGE_SIZE`]) that one list holds.
+    /// The answer depends on each id asked for (a contact transferred later
+    /// moves between the lists), and each contact in it is kept on its own.
     async fn fetch_batch(&self, path: &str, ids: &[String]) -> Result<Vec<Contact>, SourceError> {
         let values: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
         let request = self
@@ -151,9 +164,23 @@ impl Spark {
             .query("_filter", format!("Id Eq {}", values.join(",")))
             .query("_limit", PAGE_SIZE)
             .query("_expand", "Notes");
-        let response = self.send(request).await?;
-        let results = read_answer(&response)?.into_results(response.status)?;
-        results.into_iter().map(map_contact).collect()
+        let contacts = self
+            .upstream
+            .read(KIND, request, Freshness::Contact, |response| {
+                let results = read_answer(response)?.into_results(response.status)?;
+                let contacts = results
+                    .into_iter()
+                    .map(map_contact)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let tags = ids
+                    .iter()
+                    .map(|id| Tag::record(Resource::Contact, id))
+                    .collect();
+                let shares = contacts.iter().map(share_contact).collect();
+                Ok::<_, SourceError>(Parsed::new(contacts, tags).sharing(shares))
+            })
+            .await?;
+        Ok(Vec::clone(&contacts))
     }
 
     /// Looks `ids` up in one list, 25 at a time, all chunks at once.
@@ -193,15 +220,24 @@ impl Spark {
         if let Some(order_by) = order_by {
             request = request.query("_orderby", order_by);
         }
-        let response = self.send(request).await?;
-        let answer = read_answer(&response)?;
-        let total_rows = answer.total_rows;
-        let results = answer.into_results(response.status)?;
-        let contacts = results
-            .into_iter()
-            .map(map_contact)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok((contacts, total_rows))
+        let page = self
+            .upstream
+            .read(KIND, request, Freshness::ContactList, |response| {
+                let answer = read_answer(response)?;
+                let total_rows = answer.total_rows;
+                let results = answer.into_results(response.status)?;
+                let contacts = results
+                    .into_iter()
+                    .map(map_contact)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let shares = contacts.iter().map(share_contact).collect();
+                Ok::<_, SourceError>(
+                    Parsed::new((contacts, total_rows), vec![Tag::List(Resource::Contact)])
+                        .sharing(shares),
+                )
+            })
+            .await?;
+        Ok((page.0.clone(), page.1))
     }
 
     /// Every contact the pushed filter matches: page 1, then the remaining
@@ -254,7 +290,7 @@ impl Spark {
         let filter = pushed.filter_parameter(None);
         let mut page = self
             .snapshots
-            .page(&offset_query, self.fetch_all(filter.as_deref()))
+            .page(&offset_query, || self.fetch_all(filter.as_deref()))
             .await?;
         for entry in &mut page.entries {
             let offset = entry.position.parse().unwrap_or_default();
@@ -384,6 +420,36 @@ fn check_native_order(
     Ok(())
 }
 
+/// The contact of a `GET /contacts/{Id}` answer; `NotFound` for a 404.
+fn one_contact(id: &str, response: &UpstreamResponse) -> Result<Contact, SourceError> {
+    if response.status == 404 {
+        return Err(SourceError::NotFound {
+            source_kind: KIND,
+            what: format!("contact {id}"),
+        });
+    }
+    let results = read_answer(response)?.into_results(response.status)?;
+    match results.into_iter().next() {
+        Some(record) => map_contact(record),
+        None => Err(SourceError::Upstream {
+            source_kind: KIND,
+            message: "the answer for one contact holds no record".into(),
+            upstream_status: Some(response.status),
+        }),
+    }
+}
+
+/// A contact to keep as a record of its own, for later reads by id.
+fn share_contact(contact: &Contact) -> Share {
+    Share::new(
+        Resource::Contact,
+        &contact.source_id,
+        std::sync::Arc::new(contact.clone()),
+        Vec::new(),
+        Freshness::Contact,
+    )
+}
+
 #[async_trait]
 impl Source for Spark {
     fn kind(&self) -> SourceKind {
@@ -398,13 +464,28 @@ impl Source for Spark {
                 unique.push(id.clone());
             }
         }
+        // Contacts kept from earlier answers need no request.
         let mut found: HashMap<String, Contact> = HashMap::new();
+        let mut unique_missing = Vec::with_capacity(unique.len());
+        for id in unique {
+            match self
+                .upstream
+                .cached_record::<Contact>(KIND, &self.fingerprint, Resource::Contact, &id)
+                .await
+            {
+                Some(contact) => {
+                    found.insert(id, Contact::clone(&contact));
+                }
+                None => unique_missing.push(id),
+            }
+        }
+        let unique = unique_missing;
         if let [only] = unique.as_slice() {
             if let Some(contact) = self.fetch_one(only).await? {
                 found.insert(only.clone(), contact);
             }
         } else if !unique.is_empty() {
-            found = self.fetch_batches("/contacts", &unique).await?;
+            found.extend(self.fetch_batches("/contacts", &unique).await?);
             let missing: Vec<String> = unique
                 .iter()
                 .filter(|id| !found.contains_key(*id))
@@ -450,7 +531,8 @@ impl Source for Spark {
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
             .request(Method::POST, "/contacts".to_string())
-            .json(writes::create_body(input));
+            .json(writes::create_body(input))
+            .changes([Change::Lists(Resource::Contact)]);
         let response = self.send(request).await?;
         let results = read_answer(&response)?.into_results(response.status)?;
         let id = results
@@ -480,7 +562,8 @@ impl Source for Spark {
         }
         let request = self
             .request(Method::PUT, format!("/contacts/{id}"))
-            .json(writes::update_body(input));
+            .json(writes::update_body(input))
+            .changes([Change::Record(Resource::Contact, id.to_string())]);
         let response = self.send(request).await?;
         read_answer(&response)?;
         self.fetch_one(id).await?.ok_or_else(not_found)
@@ -494,7 +577,10 @@ impl Source for Spark {
             });
         }
         let response = self
-            .send(self.request(Method::DELETE, format!("/contacts/{id}")))
+            .send(
+                self.request(Method::DELETE, format!("/contacts/{id}"))
+                    .changes([Change::Record(Resource::Contact, id.to_string())]),
+            )
             .await?;
         read_answer(&response)?;
         Ok(())

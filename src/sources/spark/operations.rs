@@ -24,8 +24,10 @@ use super::envelope::read_answer;
 use super::mapping::{is_spark_id, map_contact};
 use super::writes::{bad_input, check_lengths, check_tag, LONG_LIMIT, SHORT_LIMIT};
 use super::{Spark, KIND};
+use crate::cache::{Change, Freshness, Resource, Tag};
 use crate::domain::{Contact, ContactInput};
 use crate::sources::{Source, SourceError};
+use crate::upstream::Parsed;
 
 /// The most characters of `MobilePhoneCountryCode`.
 pub const COUNTRY_CODE_LIMIT: usize = 2;
@@ -66,7 +68,7 @@ impl Spark {
         if !is_spark_id(id) {
             return Err(not_found(id));
         }
-        let current = self.fetch_one(id).await?.ok_or_else(|| not_found(id))?;
+        let current = self.fetch_current(id).await?.ok_or_else(|| not_found(id))?;
         match tag_union(&current.tags, tags) {
             None => Ok(current),
             Some(union) => {
@@ -92,7 +94,8 @@ impl Spark {
         }
         let request = self
             .request(Method::PUT, format!("/contacts/{id}"))
-            .json(json!({ "D": { "OwnerId": owner_id.trim() } }));
+            .json(json!({ "D": { "OwnerId": owner_id.trim() } }))
+            .changes([Change::Record(Resource::Contact, id.to_string())]);
         let response = self.send(request).await?;
         read_answer(&response).map_err(|error| owner_field(error, "ownerId"))?;
         self.fetch_one(id).await?.ok_or_else(|| not_found(id))
@@ -103,17 +106,34 @@ impl Spark {
         let request = self
             .request(Method::GET, "/my/contact".to_string())
             .query("_expand", "Notes");
-        let response = self.send(request).await?;
-        let results = read_answer(&response)?.into_results(response.status)?;
-        let record = results
-            .into_iter()
-            .next()
-            .ok_or_else(|| SourceError::Upstream {
-                source_kind: KIND,
-                message: "the answer for the current user's contact holds no record".into(),
-                upstream_status: Some(response.status),
-            })?;
-        map_contact(record)
+        let contact = self
+            .upstream
+            .read_record(
+                KIND,
+                request,
+                Resource::MyContact,
+                "",
+                Freshness::MyContact,
+                |response| {
+                    let results = read_answer(response)?.into_results(response.status)?;
+                    let record =
+                        results
+                            .into_iter()
+                            .next()
+                            .ok_or_else(|| SourceError::Upstream {
+                                source_kind: KIND,
+                                message:
+                                    "the answer for the current user's contact holds no record"
+                                        .into(),
+                                upstream_status: Some(response.status),
+                            })?;
+                    let contact = map_contact(record)?;
+                    let tags = vec![Tag::record(Resource::Contact, &contact.source_id)];
+                    Ok::<_, SourceError>(Parsed::new(contact, tags))
+                },
+            )
+            .await?;
+        Ok(Contact::clone(&contact))
     }
 
     /// `PUT /my/contact` (after [`MyContactChanges::check`] passed), then a read.
@@ -123,7 +143,13 @@ impl Spark {
     ) -> Result<Contact, SourceError> {
         let request = self
             .request(Method::PUT, "/my/contact".to_string())
-            .json(json!({ "D": changes.body() }));
+            .json(json!({ "D": changes.body() }))
+            // The user's own contact is also one of the contacts, whose id
+            // the write does not name.
+            .changes([
+                Change::Record(Resource::MyContact, String::new()),
+                Change::Every(Resource::Contact),
+            ]);
         let response = self.send(request).await?;
         read_answer(&response).map_err(name_my_contact_field)?;
         self.my_contact().await

@@ -30,6 +30,7 @@ use serde_json::{Map, Value};
 
 use super::wire::{error_from, map_contact, parse_json_body, parse_list, unusable, unwrap_record};
 use super::{contact_path, is_contact_id, Winnerr, KIND};
+use crate::cache::{CacheKey, Change, Directive, Fetched, Freshness, Resource, Tag};
 use crate::domain::activity::ActivityInput;
 use crate::domain::{Activity, ActivityKind, Contact};
 use crate::sources::SourceError;
@@ -39,7 +40,9 @@ const MAX_ACTIVITY_PAGES: usize = 1_000;
 
 impl Winnerr {
     /// Every activity of a contact, as the upstream lists them; `None` when
-    /// the contact does not exist.
+    /// the contact does not exist. A kept list (read on its own, or carried
+    /// by a contact read with `include=activities`) serves instead where
+    /// there is one.
     pub async fn activities_of_contact(
         &self,
         contact_id: &str,
@@ -47,8 +50,37 @@ impl Winnerr {
         if !is_contact_id(contact_id) {
             return Ok(None);
         }
+        let key = CacheKey::record(KIND, &self.fingerprint, Resource::Activities, contact_id);
+        let read = self
+            .upstream
+            .cache()
+            .read(key, Freshness::Activities, |_| async {
+                let (activities, bytes) = self.read_activities(contact_id).await?;
+                Ok::<_, SourceError>(Fetched {
+                    value: activities,
+                    tags: vec![Tag::record(Resource::Activities, contact_id)],
+                    shares: Vec::new(),
+                    weight: bytes.saturating_mul(3),
+                    directive: Directive::Default,
+                })
+            })
+            .await;
+        match read {
+            Ok(activities) => Ok(Some(Vec::clone(&activities))),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Reads every page of a contact's activities, and how many bytes the
+    /// answers held; `NotFound` when the contact does not exist.
+    async fn read_activities(
+        &self,
+        contact_id: &str,
+    ) -> Result<(Vec<Activity>, usize), SourceError> {
         let path = format!("{}/activities", contact_path(contact_id));
         let mut activities = Vec::new();
+        let mut bytes = 0;
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_ACTIVITY_PAGES {
             let mut request = self.request(Method::GET, path.clone());
@@ -58,9 +90,10 @@ impl Winnerr {
             let response = self.upstream.send(KIND, request).await?;
             match response.status {
                 200 => {}
-                404 => return Ok(None),
+                404 => return Err(contact_not_found(contact_id)),
                 _ => return Err(error_from(&response)),
             }
+            bytes += response.body.len();
             let (records, next_cursor) = match parse_json_body(&response)? {
                 // The seed's answer is the envelope; a bare array is tolerated.
                 Value::Array(records) => (records, None),
@@ -74,7 +107,7 @@ impl Winnerr {
             }
             match next_cursor {
                 Some(next) => cursor = Some(next),
-                None => return Ok(Some(activities)),
+                None => return Ok((activities, bytes)),
             }
         }
         Err(unusable("the activity list did not end"))
@@ -95,7 +128,8 @@ impl Winnerr {
                 Method::POST,
                 format!("{}/activities", contact_path(contact_id)),
             )
-            .json(body);
+            .json(body)
+            .changes([Change::Record(Resource::Activities, contact_id.to_string())]);
         let response = self.upstream.send(KIND, request).await?;
         match response.status {
             200 | 201 => map_activity(contact_id, unwrap_record(parse_json_body(&response)?)?),
@@ -401,6 +435,7 @@ mod tests {
     #[test]
     fn validation_errors_name_the_input_field() {
         let response = crate::upstream::UpstreamResponse {
+            cache_control: None,
             status: 422,
             retry_after: None,
             content_type: Some("application/json".into()),

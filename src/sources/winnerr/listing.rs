@@ -43,7 +43,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::activities::map_listed_contact;
-use super::wire::unusable;
+use super::wire::{unusable, ListBody};
 use super::writes::{table_value, CONTACT_STATUSES, CONTACT_TYPES};
 use super::{Winnerr, KIND};
 use crate::domain::query::compare_ids;
@@ -257,21 +257,15 @@ pub fn natively_ordered(contacts: &[Contact], order: ContactOrder) -> bool {
 }
 
 /// One page as fetched and mapped.
-struct FetchedPage {
-    contacts: Vec<Contact>,
+pub(super) struct FetchedPage {
+    pub(super) contacts: Vec<Contact>,
     next_cursor: Option<String>,
     total: Option<u64>,
 }
 
-impl Winnerr {
-    /// Fetches one upstream page of the plan's list.
-    async fn fetch_page(
-        &self,
-        plan: &ListPlan,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<FetchedPage, SourceError> {
-        let body = self.list_request(plan, cursor, limit).await?;
+impl FetchedPage {
+    /// Maps the records of a list answer.
+    pub(super) fn from_body(body: ListBody) -> Result<Self, SourceError> {
         let contacts = body
             .records
             .into_iter()
@@ -282,6 +276,18 @@ impl Winnerr {
             next_cursor: body.next_cursor,
             total: body.total,
         })
+    }
+}
+
+impl Winnerr {
+    /// Fetches one upstream page of the plan's list.
+    async fn fetch_page(
+        &self,
+        plan: &ListPlan,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<std::sync::Arc<FetchedPage>, SourceError> {
+        self.list_request(plan, cursor, limit).await
     }
 
     /// The next stretch of the list in `query.order`; see the module docs.
@@ -319,7 +325,7 @@ impl Winnerr {
                 return self.local_page(query, &plan, after.as_ref()).await;
             }
             let count = page.contacts.len();
-            for (index, contact) in page.contacts.into_iter().enumerate() {
+            for (index, contact) in page.contacts.iter().cloned().enumerate() {
                 if entries.len() == wanted {
                     return Ok(ListPage {
                         entries,
@@ -344,7 +350,7 @@ impl Winnerr {
                     position: position.encode(),
                 });
             }
-            let Some(next) = page.next_cursor else {
+            let Some(next) = page.next_cursor.clone() else {
                 return Ok(ListPage {
                     entries,
                     has_more: false,
@@ -381,10 +387,11 @@ impl Winnerr {
                 .await?;
             all.extend(
                 page.contacts
-                    .into_iter()
-                    .filter(|contact| query.filter.matches(contact)),
+                    .iter()
+                    .filter(|contact| query.filter.matches(contact))
+                    .cloned(),
             );
-            match page.next_cursor {
+            match page.next_cursor.clone() {
                 Some(next) => cursor = Some(next),
                 None => {
                     all.sort_by(|a, b| query.order.compare(a, b));
@@ -676,7 +683,10 @@ mod tests {
                 token: crate::config::Secret::new("t"),
             },
         };
-        let upstream = std::sync::Arc::new(crate::upstream::Upstream::new(&[config]));
+        let upstream = std::sync::Arc::new(crate::upstream::Upstream::new(
+            &[config],
+            &crate::config::CacheSettings::default(),
+        ));
         Winnerr::new(upstream, crate::config::Secret::new("t"))
     }
 

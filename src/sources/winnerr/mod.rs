@@ -32,9 +32,10 @@ use self::listing::ListPlan;
 use self::wire::{error_from, map_contact, parse_json_body, parse_list, unwrap_record, ListBody};
 use self::writes::{check, create_body, has_address, update_body, WriteKind};
 use super::{ListPage, ListQuery, SharedUpstream, Source, SourceError};
+use crate::cache::{Change, Fingerprint, Freshness, Resource, Share, Tag};
 use crate::config::Secret;
-use crate::domain::{Contact, ContactInput, SourceKind};
-use crate::upstream::{Credential, UpstreamRequest};
+use crate::domain::{Activity, Contact, ContactInput, SourceKind};
+use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::Winnerr;
 
@@ -43,13 +44,19 @@ pub struct Winnerr {
     upstream: SharedUpstream,
     /// The whole `Authorization` value, `Bearer <token>`.
     authorization: Secret,
+    /// The fingerprint of the credential, for the keys of kept records.
+    fingerprint: Fingerprint,
 }
 
 impl Winnerr {
     pub fn new(upstream: SharedUpstream, token: Secret) -> Self {
+        let authorization = Secret::new(format!("Bearer {}", token.expose()));
+        let fingerprint =
+            upstream.fingerprint(&[Credential::Header(AUTHORIZATION, authorization.clone())]);
         Self {
             upstream,
-            authorization: Secret::new(format!("Bearer {}", token.expose())),
+            authorization,
+            fingerprint,
         }
     }
 
@@ -67,7 +74,7 @@ impl Winnerr {
         plan: &ListPlan,
         cursor: Option<&str>,
         limit: usize,
-    ) -> Result<ListBody, SourceError> {
+    ) -> Result<std::sync::Arc<listing::FetchedPage>, SourceError> {
         let mut request = self
             .request(Method::GET, "/contacts".into())
             .query("limit", limit)
@@ -81,11 +88,24 @@ impl Winnerr {
         for (parameter, value) in &plan.filters {
             request = request.query(parameter, value);
         }
-        let response = self.upstream.send(KIND, request).await?;
-        if response.status != 200 {
-            return Err(error_from(&response));
-        }
-        parse_list(parse_json_body(&response)?)
+        self.upstream
+            .read(KIND, request, Freshness::ContactList, |response| {
+                if response.status != 200 {
+                    return Err(error_from(response));
+                }
+                let body: ListBody = parse_list(parse_json_body(response)?)?;
+                let page = listing::FetchedPage::from_body(body)?;
+                let mut tags = vec![Tag::List(Resource::Contact)];
+                let mut shares = Vec::new();
+                for contact in &page.contacts {
+                    shares.extend(shares_of_contact(contact));
+                    if contact.activities.is_some() {
+                        tags.push(Tag::record(Resource::Activities, &contact.source_id));
+                    }
+                }
+                Ok(Parsed::new(page, tags).sharing(shares))
+            })
+            .await
     }
 
     async fn contact_by_id(&self, id: &str) -> Result<Option<Contact>, SourceError> {
@@ -94,7 +114,8 @@ impl Winnerr {
 
     /// `GET /contacts/{id}`, with `include=activities` when `activities`:
     /// the detail then carries the contact's whole activity list, which moves
-    /// into [`Contact::activities`].
+    /// into [`Contact::activities`]. A kept copy of the contact (with its
+    /// activities, when asked for) serves instead where there is one.
     async fn contact_by_id_including(
         &self,
         id: &str,
@@ -103,11 +124,59 @@ impl Winnerr {
         if !is_contact_id(id) {
             return Ok(None);
         }
+        let kept = self
+            .upstream
+            .cached_record::<Contact>(KIND, &self.fingerprint, Resource::Contact, id)
+            .await;
+        if let Some(kept) = &kept {
+            if !activities || kept.activities.is_some() {
+                return Ok(Some(Contact::clone(kept)));
+            }
+            if let Some(listed) = self
+                .upstream
+                .cached_record::<Vec<Activity>>(KIND, &self.fingerprint, Resource::Activities, id)
+                .await
+            {
+                let mut contact = Contact::clone(kept);
+                contact.activities = Some(listed);
+                return Ok(Some(contact));
+            }
+        }
         let mut request = self.request(Method::GET, contact_path(id));
         if activities {
             request = request.query("include", "activities");
         }
-        let response = self.upstream.send(KIND, request).await?;
+        let parse = |response: &UpstreamResponse| match response.status {
+            200 => {
+                let contact = map_listed_contact(unwrap_record(parse_json_body(response)?)?)?;
+                let mut tags = vec![Tag::record(Resource::Contact, id)];
+                if contact.activities.is_some() {
+                    tags.push(Tag::record(Resource::Activities, id));
+                }
+                let shares = shares_of_contact(&contact);
+                Ok(Parsed::new(contact, tags).sharing(shares))
+            }
+            404 => Err(not_found(id)),
+            _ => Err(error_from(response)),
+        };
+        let read = self
+            .upstream
+            .read(KIND, request, Freshness::Contact, parse)
+            .await;
+        match read {
+            Ok(contact) => Ok(Some(Contact::clone(&contact))),
+            Err(SourceError::NotFound { .. }) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// `GET /contacts/{id}` straight from the upstream, for a write that
+    /// must start from what the upstream holds now.
+    async fn current_contact(&self, id: &str) -> Result<Option<Contact>, SourceError> {
+        let response = self
+            .upstream
+            .send(KIND, self.request(Method::GET, contact_path(id)))
+            .await?;
         match response.status {
             200 => map_listed_contact(unwrap_record(parse_json_body(&response)?)?).map(Some),
             404 => Ok(None),
@@ -123,6 +192,32 @@ impl Winnerr {
             _ => Err(error_from(&response)),
         }
     }
+}
+
+/// A contact to keep as a record of its own, and its activities, when the
+/// answer carried them, as the contact's activity list.
+fn shares_of_contact(contact: &Contact) -> Vec<Share> {
+    let id = &contact.source_id;
+    let mut shares = Vec::with_capacity(2);
+    let mut tags = Vec::new();
+    if let Some(activities) = &contact.activities {
+        tags.push(Tag::record(Resource::Activities, id));
+        shares.push(Share::new(
+            Resource::Activities,
+            id,
+            std::sync::Arc::clone(activities),
+            Vec::new(),
+            Freshness::Activities,
+        ));
+    }
+    shares.push(Share::new(
+        Resource::Contact,
+        id,
+        std::sync::Arc::new(contact.clone()),
+        tags,
+        Freshness::Contact,
+    ));
+    shares
 }
 
 /// Whether `id` has Winnerr's form `contact_<uuid>` (hex digits in the
@@ -190,7 +285,8 @@ impl Source for Winnerr {
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
             .request(Method::POST, "/contacts".into())
-            .json(create_body(input));
+            .json(create_body(input))
+            .changes([Change::Lists(Resource::Contact)]);
         self.write(request).await
     }
 
@@ -202,14 +298,18 @@ impl Source for Winnerr {
         // the other parts, read just before. A concurrent change of the
         // address between the two requests would be overwritten.
         let current_address = if has_address(input) {
-            let current = self.contact_by_id(id).await?.ok_or_else(|| not_found(id))?;
+            let current = self
+                .current_contact(id)
+                .await?
+                .ok_or_else(|| not_found(id))?;
             Some(current.raw.field("address").unwrap_or(Value::Null))
         } else {
             None
         };
         let request = self
             .request(Method::PUT, contact_path(id))
-            .json(update_body(input, current_address.as_ref()));
+            .json(update_body(input, current_address.as_ref()))
+            .changes([Change::Record(Resource::Contact, id.to_string())]);
         self.write(request).await
     }
 
@@ -219,7 +319,11 @@ impl Source for Winnerr {
         }
         let response = self
             .upstream
-            .send(KIND, self.request(Method::DELETE, contact_path(id)))
+            .send(
+                KIND,
+                self.request(Method::DELETE, contact_path(id))
+                    .changes([Change::Record(Resource::Contact, id.to_string())]),
+            )
             .await?;
         match response.status {
             // The seed answers `{success: true, message}`; a bare 204 is fine too.
@@ -258,7 +362,10 @@ mod tests {
 
     #[test]
     fn the_authorization_header_is_a_secret() {
-        let upstream = std::sync::Arc::new(crate::upstream::Upstream::new(&[]));
+        let upstream = std::sync::Arc::new(crate::upstream::Upstream::new(
+            &[],
+            &crate::config::CacheSettings::default(),
+        ));
         let adapter = Winnerr::new(upstream, Secret::new("jwt-value"));
         let request = adapter.request(Method::GET, "/contacts".into());
         assert!(!format!("{request:?}").contains("jwt-value"));

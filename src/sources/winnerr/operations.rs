@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use super::wire::{error_from, parse_json_body, unusable, unwrap_record};
 use super::writes::{has_address, update_body};
 use super::{contact_path, is_contact_id, not_found, Winnerr, KIND};
+use crate::cache::{Change, Resource};
 use crate::domain::{Contact, ContactInput};
 use crate::sources::SourceError;
 use crate::upstream::UpstreamResponse;
@@ -38,7 +39,8 @@ impl Winnerr {
         let tags: Vec<&str> = tags.iter().map(|tag| tag.trim()).collect();
         let request = self
             .request(Method::POST, format!("{}/tags", contact_path(id)))
-            .json(json!({ "tags": tags }));
+            .json(json!({ "tags": tags }))
+            .changes([Change::Record(Resource::Contact, id.to_string())]);
         self.write(request).await
     }
 
@@ -94,7 +96,11 @@ impl Winnerr {
     ) -> Result<Vec<Value>, SourceError> {
         let request = self
             .request(Method::PATCH, "/contacts/bulk".into())
-            .json(json!({ "contactIds": ids, "updates": update_body(input, None) }));
+            .json(json!({ "contactIds": ids, "updates": update_body(input, None) }))
+            .changes(
+                ids.iter()
+                    .map(|id| Change::Record(Resource::Contact, id.to_string())),
+            );
         let response = self.upstream.send(KIND, request).await?;
         if response.status != 200 {
             return Err(error_from(&without_updates_prefix(response)));
@@ -170,6 +176,7 @@ fn entry_error(entry: &Value) -> SourceError {
         .filter(|status| (400..600).contains(status));
     match status {
         Some(status) => error_from(&UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: None,
             content_type: Some("application/json".into()),
@@ -249,6 +256,7 @@ mod tests {
         let body = json!({"success": false, "error": {"type": "validation_error", "status": 422,
             "errors": [{"field": "updates.assignedTo", "code": "invalid_agent", "message": "bad agent"}]}});
         let response = UpstreamResponse {
+            cache_control: None,
             status: 422,
             retry_after: None,
             content_type: Some("application/json".into()),

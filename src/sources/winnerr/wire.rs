@@ -320,6 +320,7 @@ mod tests {
 
     fn response(status: u16, body: &str) -> UpstreamResponse {
         UpstreamResponse {
+            cache_control: None,
             status,
             retry_after: None,
             content_type: Some("application/json".into()),
