@@ -613,18 +613,18 @@ async fn operations_are_seen_while_other_entries_stay() {
     let gateway = spawn_cached_gateway().await;
     let ids = newest_ids(&gateway, "WINNERR", 3).await;
     let mut unrelated = unrelated_to(&gateway, "WINNERR").await;
-    unrelated.push(by_id(&ids[2], "title"));
+    unrelated.push(by_id(&ids[2], "notes"));
     let case = Case {
         name: "bulkUpdateContacts",
-        reads: vec![by_id(&ids[0], "title"), by_id(&ids[1], "title"), newest_list("WINNERR", "title")],
+        reads: vec![by_id(&ids[0], "notes"), by_id(&ids[1], "notes"), newest_list("WINNERR", "notes")],
         write: "mutation($input: BulkUpdateContactsInput!) { bulkUpdateContacts(input: $input) { results { id } } }".into(),
-        variables: json!({"input": {"ids": [ids[0], ids[1]], "changes": {"title": "Cache Broker"}}}),
+        variables: json!({"input": {"ids": [ids[0], ids[1]], "changes": {"notes": "Cache Broker"}}}),
         saw_write: Box::new(|after| {
-            after[0]["contact"]["title"] == "Cache Broker"
-                && after[1]["contact"]["title"] == "Cache Broker"
+            after[0]["contact"]["notes"] == "Cache Broker"
+                && after[1]["contact"]["notes"] == "Cache Broker"
                 && nodes(&after[2])
                     .iter()
-                    .filter(|node| node["title"] == "Cache Broker")
+                    .filter(|node| node["notes"] == "Cache Broker")
                     .count()
                     >= 2
         }),
