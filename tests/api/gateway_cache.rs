@@ -213,6 +213,9 @@ async fn a_time_to_live_of_zero_keeps_nothing_of_that_resource() {
 // ---------------------------------------------------------------------------
 // Every mutation is seen by the next read; unrelated entries stay kept.
 
+/// Whether the reads after a write show it.
+type SawWrite = Box<dyn Fn(&[Value]) -> bool>;
+
 /// A mutation case: reads that show the record, the write, and what the
 /// reads must show after it.
 struct Case {
@@ -222,7 +225,7 @@ struct Case {
     write: String,
     variables: Value,
     /// Whether the reads after the write show it.
-    saw_write: Box<dyn Fn(&[Value]) -> bool>,
+    saw_write: SawWrite,
     /// Queries unrelated to the write: kept before it, still kept after.
     unrelated: Vec<String>,
 }
@@ -411,7 +414,7 @@ async fn link_writes_are_seen_in_the_property_while_other_entries_stay() {
                      write: &str,
                      variables: Value,
                      property: &str,
-                     saw: Box<dyn Fn(&[Value]) -> bool>,
+                     saw: SawWrite,
                      unrelated: Vec<String>| Case {
         name,
         reads: vec![property_links(property)],
