@@ -1,5 +1,7 @@
 //! Upstream records kept exactly as the upstream sent them.
 
+use std::sync::Arc;
+
 use serde_json::value::RawValue;
 use serde_json::Value;
 
@@ -7,20 +9,22 @@ use serde_json::Value;
 /// their records as [`Value`] keep that; others keep the record's JSON text,
 /// which is parsed only when someone asks for it (the `raw` field), since
 /// most queries never do and parsing every record into a [`Value`] costs
-/// more than the rest of the mapping.
+/// more than the rest of the mapping. Either is shared, not copied, when a
+/// contact is cloned (as every read served from the cache does).
 #[derive(Debug, Clone)]
 pub enum RawRecord {
-    Parsed(Value),
-    Text(Box<RawValue>),
+    Parsed(Arc<Value>),
+    /// JSON text, checked to be JSON when it was read.
+    Text(Arc<str>),
 }
 
 impl RawRecord {
     /// The record as a JSON value.
     pub fn to_value(&self) -> Value {
         match self {
-            Self::Parsed(value) => value.clone(),
+            Self::Parsed(value) => Value::clone(value),
             // The text was checked to be JSON when it was read.
-            Self::Text(text) => serde_json::from_str(text.get()).unwrap_or(Value::Null),
+            Self::Text(text) => serde_json::from_str(text).unwrap_or(Value::Null),
         }
     }
 
@@ -35,19 +39,19 @@ impl RawRecord {
 
 impl Default for RawRecord {
     fn default() -> Self {
-        Self::Parsed(Value::Null)
+        Self::Parsed(Arc::new(Value::Null))
     }
 }
 
 impl From<Value> for RawRecord {
     fn from(value: Value) -> Self {
-        Self::Parsed(value)
+        Self::Parsed(Arc::new(value))
     }
 }
 
 impl From<Box<RawValue>> for RawRecord {
     fn from(text: Box<RawValue>) -> Self {
-        Self::Text(text)
+        Self::Text(Arc::from(text.get()))
     }
 }
 
@@ -60,7 +64,7 @@ impl PartialEq for RawRecord {
 impl PartialEq<Value> for RawRecord {
     fn eq(&self, other: &Value) -> bool {
         match self {
-            Self::Parsed(value) => value == other,
+            Self::Parsed(value) => value.as_ref() == other,
             Self::Text(_) => &self.to_value() == other,
         }
     }

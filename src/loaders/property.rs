@@ -182,7 +182,7 @@ impl Loader<String> for PropertyLinksLoader {
                     source
                         .property_links(id, None)
                         .await
-                        .map(|links| Arc::new(links.into_iter().map(Arc::new).collect()))
+                        .map(Arc::new)
                         .map_err(Arc::new)
                 })
                 .await;

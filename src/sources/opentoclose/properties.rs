@@ -165,7 +165,7 @@ impl OpenToClose {
         &self,
         property_id: &str,
         role: Option<&str>,
-    ) -> Result<Vec<PropertyContact>, SourceError> {
+    ) -> Result<Vec<Arc<PropertyContact>>, SourceError> {
         if !is_canonical_id(property_id) {
             return Err(property_not_found(property_id));
         }
@@ -335,13 +335,13 @@ impl OpenToClose {
         &self,
         request: UpstreamRequest,
         property_id: &str,
-    ) -> Result<Arc<Vec<PropertyContact>>, SourceError> {
+    ) -> Result<Arc<Vec<Arc<PropertyContact>>>, SourceError> {
         self.upstream
             .read(KIND, request, Freshness::PropertyLinks, |response| {
                 let links = self
                     .list_records(response)?
                     .into_iter()
-                    .map(|record| map_property_contact(record, property_id))
+                    .map(|record| map_property_contact(record, property_id).map(Arc::new))
                     .collect::<Result<Vec<_>, _>>()?;
                 let mut tags = vec![
                     Tag::record(Resource::PropertyLinks, property_id),
