@@ -366,9 +366,10 @@ impl Upstream {
                     value: parsed.value,
                     tags: parsed.tags,
                     shares: parsed.shares,
-                    // Mapped records hold their text and the fields read from
-                    // it: about three times the answer's bytes.
-                    weight: response.body.len().saturating_mul(3),
+                    weight: response
+                        .body
+                        .len()
+                        .saturating_mul(crate::cache::ANSWER_WEIGHT_FACTOR),
                     directive,
                 })
             }

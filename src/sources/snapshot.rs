@@ -20,7 +20,7 @@ use crate::domain::{Contact, SourceKind};
 
 /// What a kept contact is taken to weigh, in bytes: the record's text and
 /// the fields read from it.
-const CONTACT_WEIGHT: usize = 2_048;
+const CONTACT_WEIGHT: usize = 4_096;
 
 /// The sorted snapshots of one adapter.
 pub struct SortedSnapshots {

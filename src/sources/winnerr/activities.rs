@@ -60,7 +60,7 @@ impl Winnerr {
                     value: activities,
                     tags: vec![Tag::record(Resource::Activities, contact_id)],
                     shares: Vec::new(),
-                    weight: bytes.saturating_mul(3),
+                    weight: bytes.saturating_mul(crate::cache::ANSWER_WEIGHT_FACTOR),
                     directive: Directive::Default,
                 })
             })
