@@ -43,6 +43,7 @@ pub fn build_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
+    .extension(crate::edge::EdgeExtension)
     .finish()
 }
 

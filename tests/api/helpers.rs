@@ -212,3 +212,87 @@ impl TestGateway {
         body["data"].clone()
     }
 }
+
+/// An HTTP answer from the gateway, read whole.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub body: Value,
+}
+
+impl HttpAnswer {
+    async fn read(response: reqwest::Response) -> HttpAnswer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("answer body");
+        HttpAnswer {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// A response header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().expect("header text"))
+            .unwrap_or("")
+    }
+
+    /// `extensions.code` of the first error.
+    pub fn first_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+    }
+}
+
+impl TestGateway {
+    /// Posts `body` to `/graphql` with exactly the given headers.
+    pub async fn post_with(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> HttpAnswer {
+        let mut request = self.sandbox.client.post(&self.graphql_url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().await.expect("post")).await
+    }
+
+    /// `GET /graphql` with the given query parameters and headers.
+    pub async fn get_with(&self, params: &[(&str, &str)], headers: &[(&str, &str)]) -> HttpAnswer {
+        let mut request = self.sandbox.client.get(&self.graphql_url).query(params);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().await.expect("get")).await
+    }
+
+    /// Sends a request of any method to any path of the gateway.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> HttpAnswer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .sandbox
+            .client
+            .request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().await.expect("request")).await
+    }
+
+    /// The sandbox's total upstream request count.
+    pub async fn upstream_requests(&self) -> u64 {
+        self.sandbox.stats().await["total"].as_u64().expect("total")
+    }
+}

@@ -3,6 +3,7 @@
 
 mod gateway_activities;
 mod gateway_djangocrm;
+mod gateway_edge;
 mod gateway_federation;
 mod gateway_http;
 mod gateway_opentoclose;
