@@ -12,6 +12,7 @@ mod gateway_properties;
 mod gateway_spark;
 mod gateway_winnerr;
 mod helpers;
+mod http_audit;
 mod sandbox_control;
 mod sandbox_djangocrm;
 mod sandbox_opentoclose;
