@@ -79,7 +79,7 @@ impl Gateway {
             }
         }
         Ok(Gateway {
-            schema: build_schema(&config.limits, sources.clone()),
+            schema: build_schema(&config.limits, &config.lists, sources.clone()),
             sources,
             loaders: config.loaders,
             upstream,
@@ -93,6 +93,7 @@ impl Gateway {
         let body_limit = self.edge.max_request_body_bytes();
         let mut preflight_headers = self.edge.csrf_headers().to_vec();
         preflight_headers.push(header::CONTENT_TYPE);
+        preflight_headers.push(header::HeaderName::from_static(crate::edge::DRY_RUN_HEADER));
         let cors = crate::edge::cors::cors_layer(&self.cors, &preflight_headers);
         Router::new()
             .route(

@@ -10,6 +10,14 @@
 //! [limits]
 //! max_page_size = 100
 //! max_request_body_bytes = 1048576   # refused with 413 while reading
+//! max_query_bytes = 32768
+//! max_query_tokens = 2000
+//! max_aliases = 30
+//! max_root_fields = 20
+//! max_directives_per_field = 4
+//! max_selections = 1000              # fields and fragments, fragments expanded
+//! max_upstream_requests = 60         # estimated, per source, per request
+//! estimate_list_size = 1000          # records a source may hold, for the estimate
 //!
 //! [cors]
 //! allow_origins = ["https://app.example.com"]
@@ -219,10 +227,64 @@ pub struct Limits {
     /// read, so it is never held whole.
     #[serde(default = "default_max_request_body_bytes")]
     pub max_request_body_bytes: usize,
+    /// Longest query text, in bytes.
+    #[serde(default = "default_max_query_bytes")]
+    pub max_query_bytes: usize,
+    /// Most lexical tokens in the query text (names, punctuation, values).
+    #[serde(default = "default_max_query_tokens")]
+    pub max_query_tokens: usize,
+    /// Most aliased fields in one operation, fragments expanded.
+    #[serde(default = "default_max_aliases")]
+    pub max_aliases: usize,
+    /// Most fields selected at an operation's root, fragments expanded.
+    #[serde(default = "default_max_root_fields")]
+    pub max_root_fields: usize,
+    /// Most directives on one field, fragment spread or inline fragment.
+    #[serde(default = "default_max_directives_per_field")]
+    pub max_directives_per_field: usize,
+    /// Most selections (fields, fragment spreads, inline fragments) the
+    /// document's operations make once every fragment is expanded where it
+    /// is spread; counting stops at this number, so a document whose
+    /// expansion is exponential costs no more than this to refuse.
+    #[serde(default = "default_max_selections")]
+    pub max_selections: usize,
+    /// Most upstream requests one GraphQL request may be estimated to send
+    /// to any one source; a request estimated above it is refused with
+    /// `UPSTREAM_BUDGET_EXCEEDED` before any upstream call.
+    #[serde(default = "default_max_upstream_requests")]
+    pub max_upstream_requests: u64,
+    /// The most records the estimate assumes a source's list (or Open To
+    /// Close's properties) can hold, for lists the gateway reads whole.
+    #[serde(default = "default_estimate_list_size")]
+    pub estimate_list_size: u64,
 }
 
 fn default_max_request_body_bytes() -> usize {
     1024 * 1024
+}
+fn default_max_query_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_query_tokens() -> usize {
+    2000
+}
+fn default_max_aliases() -> usize {
+    30
+}
+fn default_max_root_fields() -> usize {
+    20
+}
+fn default_max_directives_per_field() -> usize {
+    4
+}
+fn default_max_selections() -> usize {
+    1000
+}
+fn default_max_upstream_requests() -> u64 {
+    60
+}
+fn default_estimate_list_size() -> u64 {
+    1000
 }
 
 /// Which web origins may call the gateway from a browser (`[cors]`).
@@ -340,6 +402,14 @@ impl Default for Limits {
             max_query_depth: default_max_depth(),
             max_query_complexity: default_max_complexity(),
             max_request_body_bytes: default_max_request_body_bytes(),
+            max_query_bytes: default_max_query_bytes(),
+            max_query_tokens: default_max_query_tokens(),
+            max_aliases: default_max_aliases(),
+            max_root_fields: default_max_root_fields(),
+            max_directives_per_field: default_max_directives_per_field(),
+            max_selections: default_max_selections(),
+            max_upstream_requests: default_max_upstream_requests(),
+            estimate_list_size: default_estimate_list_size(),
         }
     }
 }

@@ -44,6 +44,21 @@ pub mod codes {
     pub const QUERY_TOO_DEEP: &str = "QUERY_TOO_DEEP";
     /// The operation is more complex than `[limits] max_query_complexity`.
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
+    /// The query text is longer than `[limits] max_query_bytes`.
+    pub const QUERY_TOO_LARGE: &str = "QUERY_TOO_LARGE";
+    /// The query text has more tokens than `[limits] max_query_tokens`.
+    pub const TOO_MANY_TOKENS: &str = "TOO_MANY_TOKENS";
+    /// An operation aliases more fields than `[limits] max_aliases`.
+    pub const TOO_MANY_ALIASES: &str = "TOO_MANY_ALIASES";
+    /// An operation selects more root fields than `[limits] max_root_fields`.
+    pub const TOO_MANY_ROOT_FIELDS: &str = "TOO_MANY_ROOT_FIELDS";
+    /// A selection carries more directives than `[limits] max_directives_per_field`.
+    pub const TOO_MANY_DIRECTIVES: &str = "TOO_MANY_DIRECTIVES";
+    /// The operations, fragments expanded, select more than `[limits] max_selections` times.
+    pub const TOO_MANY_SELECTIONS: &str = "TOO_MANY_SELECTIONS";
+    /// The operation is estimated to send more upstream requests to a
+    /// source than `[limits] max_upstream_requests`.
+    pub const UPSTREAM_BUDGET_EXCEEDED: &str = "UPSTREAM_BUDGET_EXCEEDED";
     /// The operation asks for `__schema` or `__type` where introspection is off.
     pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
     /// A value in the request does not fit its type.
@@ -98,10 +113,14 @@ pub enum EdgeError {
     /// No such route.
     #[error("no such route; GraphQL is served at /graphql")]
     NotFound,
+    /// The query text is too long or has too many tokens.
+    #[error(transparent)]
+    Cost(#[from] super::cost::CostError),
 }
 
 impl EdgeError {
-    /// The HTTP status of this refusal.
+    /// The HTTP status of this refusal (under `application/json`, a refused
+    /// operation is answered 200, as every GraphQL request error is).
     pub fn status(&self) -> StatusCode {
         match self {
             EdgeError::MethodNotAllowed { .. } | EdgeError::MutationOverGet => {
@@ -116,7 +135,8 @@ impl EdgeError {
             | EdgeError::InvalidJson { .. }
             | EdgeError::InvalidParameter { .. }
             | EdgeError::MissingQuery
-            | EdgeError::BatchingNotSupported => StatusCode::BAD_REQUEST,
+            | EdgeError::BatchingNotSupported
+            | EdgeError::Cost(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -132,6 +152,7 @@ impl EdgeError {
             EdgeError::PayloadTooLarge { .. } => codes::PAYLOAD_TOO_LARGE,
             EdgeError::BatchingNotSupported => codes::BATCHING_NOT_SUPPORTED,
             EdgeError::NotFound => codes::NOT_FOUND,
+            EdgeError::Cost(error) => error.code(),
             EdgeError::BodyUnreadable
             | EdgeError::InvalidJson { .. }
             | EdgeError::InvalidParameter { .. }
@@ -145,11 +166,14 @@ impl EdgeError {
             "message": self.to_string(),
             "extensions": { "code": self.code() },
         });
-        let mut response = json_response(
-            self.status(),
-            media_type,
-            serde_json::json!({ "errors": [error] }),
-        );
+        // A refused operation is a GraphQL request error, whose status
+        // follows the media type; the other refusals are HTTP's.
+        let status = match (&self, media_type) {
+            (EdgeError::Cost(_), ResponseMediaType::Json) => StatusCode::OK,
+            _ => self.status(),
+        };
+        let mut response =
+            json_response(status, media_type, serde_json::json!({ "errors": [error] }));
         if let EdgeError::MethodNotAllowed { allow, .. } = &self {
             response
                 .headers_mut()
@@ -201,6 +225,20 @@ pub fn has_code(error: &ServerError) -> bool {
         .extensions
         .as_ref()
         .is_some_and(|extensions| extensions.get("code").is_some())
+}
+
+/// The code of a parse error: the parser's nesting limit is a depth limit.
+pub fn parse_code(error: &ServerError) -> &'static str {
+    // The parser's own nesting limit, then async-graphql's.
+    if error.message == "recursion limit exceeded."
+        || error
+            .message
+            .starts_with("The recursion depth of the query")
+    {
+        codes::QUERY_TOO_DEEP
+    } else {
+        codes::GRAPHQL_PARSE_FAILED
+    }
 }
 
 /// The code of a validation error async-graphql wrote without one: its

@@ -5,10 +5,14 @@
 //!
 //! Per request the HTTP layer puts a [`RequestOutcome`] in the request data.
 //! The hooks, in the order async-graphql calls them:
-//! - `parse_query`: after parsing, refuses a mutation sent over GET;
+//! - `parse_query`: after parsing, walks the document against the cost
+//!   limits (`cost.rs`) and refuses a mutation sent over GET;
+//!   It also estimates the operation's upstream requests (`estimate.rs`);
 //! - `validation`: gives async-graphql's validation errors (its depth and
-//!   complexity limits among them) their codes;
-//! - `execute`: marks the request as executed, and gives any error a
+//!   complexity limits among them) their codes, and refuses a valid
+//!   operation whose estimate passes the ceiling (`UPSTREAM_BUDGET_EXCEEDED`);
+//! - `execute`: answers a dry run with the estimate instead of running;
+//!   otherwise marks the request as executed, and gives any error a
 //!   resolver raised without a code one.
 //!
 //! Everything before `execute` is a request error: no `data` entry, status
@@ -25,7 +29,11 @@ use async_graphql::parser::types::{
 use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
 use axum::http::StatusCode;
 
-use super::error::{codes, execution_code, has_code, refusal, validation_code, with_code};
+use super::cost::{check_document, CostLimits};
+use super::error::{
+    codes, execution_code, has_code, parse_code, refusal, validation_code, with_code,
+};
+use super::estimate::{estimate, EstimateSettings, UpstreamEstimate};
 
 /// How far one request got through async-graphql, and what the edge
 /// decided about it.
@@ -37,6 +45,8 @@ pub struct RequestOutcome {
     pub operation_name: Option<String>,
     /// Whether introspection is allowed (`[graphql] introspection`).
     pub introspection: bool,
+    /// Whether the client asked for the estimate only.
+    pub dry_run: bool,
     state: Mutex<OutcomeState>,
 }
 
@@ -45,6 +55,8 @@ struct OutcomeState {
     stage: Stage,
     /// A status other than the media type's default for a request error.
     refusal_status: Option<StatusCode>,
+    /// The upstream estimate of the selected operation.
+    estimate: Option<UpstreamEstimate>,
 }
 
 /// How far a request got.
@@ -59,14 +71,22 @@ pub enum Stage {
     Validated,
     /// Handed to the resolvers.
     Executed,
+    /// Valid, estimated and not run, as the client asked.
+    DryRun,
 }
 
 impl RequestOutcome {
-    pub fn new(over_get: bool, operation_name: Option<String>, introspection: bool) -> Self {
+    pub fn new(
+        over_get: bool,
+        operation_name: Option<String>,
+        introspection: bool,
+        dry_run: bool,
+    ) -> Self {
         Self {
             over_get,
             operation_name,
             introspection,
+            dry_run,
             state: Mutex::new(OutcomeState::default()),
         }
     }
@@ -79,6 +99,15 @@ impl RequestOutcome {
     /// The status the edge chose for a refusal, if not the default.
     pub fn refusal_status(&self) -> Option<StatusCode> {
         self.lock().refusal_status
+    }
+
+    /// The upstream estimate of the selected operation, once parsed.
+    pub fn estimate(&self) -> Option<UpstreamEstimate> {
+        self.lock().estimate.clone()
+    }
+
+    fn set_estimate(&self, estimate: UpstreamEstimate) {
+        self.lock().estimate = Some(estimate);
     }
 
     fn set_stage(&self, stage: Stage) {
@@ -150,17 +179,43 @@ fn selects_introspection(document: &ExecutableDocument) -> bool {
 }
 
 /// The extension factory, registered on the schema.
-#[derive(Debug, Default)]
-pub struct EdgeExtension;
+#[derive(Debug)]
+pub struct EdgeExtension {
+    settings: Arc<EdgeExtensionSettings>,
+}
 
-impl ExtensionFactory for EdgeExtension {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(EdgeExtension)
+/// What the extension checks against.
+#[derive(Debug)]
+pub struct EdgeExtensionSettings {
+    pub limits: CostLimits,
+    pub estimate: EstimateSettings,
+    /// `[limits] max_upstream_requests`.
+    pub max_upstream_requests: u64,
+}
+
+impl EdgeExtension {
+    pub fn new(settings: EdgeExtensionSettings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+        }
     }
 }
 
+impl ExtensionFactory for EdgeExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(EdgeChecks {
+            settings: Arc::clone(&self.settings),
+        })
+    }
+}
+
+/// The extension's per-request instance.
+struct EdgeChecks {
+    settings: Arc<EdgeExtensionSettings>,
+}
+
 #[async_trait::async_trait]
-impl Extension for EdgeExtension {
+impl Extension for EdgeChecks {
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -170,13 +225,19 @@ impl Extension for EdgeExtension {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await.map_err(|mut error| {
             if !has_code(&error) {
-                with_code(&mut error, codes::GRAPHQL_PARSE_FAILED);
+                let code = parse_code(&error);
+                with_code(&mut error, code);
             }
             error
         })?;
+        // The HTTP edge walked the text it was sent; a persisted query's
+        // document was walked when it was first sent, and is walked again
+        // here with this request's variables, before validation.
+        check_document(&document, variables, &self.settings.limits)
+            .map_err(|error| refusal(error.to_string(), error.code()))?;
         let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() else {
             // A request that did not come through the HTTP edge (a test
-            // calling the schema directly) has nothing to check here.
+            // calling the schema directly) has nothing more to check here.
             return Ok(document);
         };
         let operation = selected_operation(&document, outcome.operation_name.as_deref());
@@ -191,6 +252,14 @@ impl Extension for EdgeExtension {
             return Err(refusal(
                 "introspection is disabled on this endpoint",
                 codes::INTROSPECTION_DISABLED,
+            ));
+        }
+        if let Some(operation) = operation {
+            outcome.set_estimate(estimate(
+                &document,
+                operation,
+                variables,
+                &self.settings.estimate,
             ));
         }
         outcome.set_stage(Stage::Parsed);
@@ -210,6 +279,27 @@ impl Extension for EdgeExtension {
             errors
         })?;
         if let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() {
+            if let Some(estimate) = outcome.estimate() {
+                let ceiling = self.settings.max_upstream_requests;
+                let over = estimate.over(ceiling);
+                if !over.is_empty() && !outcome.dry_run {
+                    let names: Vec<&str> = over.iter().map(|source| source.as_str()).collect();
+                    let mut error = refusal(
+                        format!(
+                            "this operation is estimated to send more than {ceiling} upstream requests to {}; ask for fewer records or fewer nested lists",
+                            names.join(", ")
+                        ),
+                        codes::UPSTREAM_BUDGET_EXCEEDED,
+                    );
+                    if let Some(extensions) = error.extensions.as_mut() {
+                        extensions.set(
+                            "upstreamCallEstimate",
+                            estimate.to_value(&self.settings.estimate.sources),
+                        );
+                    }
+                    return Err(vec![error]);
+                }
+            }
             outcome.set_stage(Stage::Validated);
         }
         Ok(result)
@@ -222,6 +312,16 @@ impl Extension for EdgeExtension {
         next: NextExecute<'_>,
     ) -> Response {
         if let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() {
+            if outcome.dry_run {
+                outcome.set_stage(Stage::DryRun);
+                let estimate = outcome.estimate().unwrap_or_default();
+                return Response::new(async_graphql::Value::Null)
+                    .extension(
+                        "upstreamCallEstimate",
+                        estimate.to_value(&self.settings.estimate.sources),
+                    )
+                    .extension("dryRun", async_graphql::Value::Boolean(true));
+            }
             outcome.set_stage(Stage::Executed);
         }
         let mut response = next.run(ctx, operation_name).await;

@@ -13,8 +13,13 @@
 //!    (415 otherwise), GET for queries only;
 //! 4. CSRF prevention (`csrf.rs`): a request a browser could send
 //!    cross-site without a preflight is refused;
-//! 5. the parameters (`params.rs`): their types, no batches;
-//! 6. inside async-graphql (`extension.rs`): a mutation over GET is 405;
+//! 5. the parameters (`params.rs`): their types, no batches; the query
+//!    text's length and tokens (`cost.rs`);
+//! 6. inside async-graphql (`extension.rs`): the cost limits on the parsed
+//!    document (`cost.rs`), fragments expanded; a mutation over GET is 405;
+//!    the upstream estimate (`estimate.rs`) against its ceiling, or, for a
+//!    dry run (`x-graphql-dry-run: true` or `extensions.dryRun`), as the
+//!    whole answer;
 //!    introspection, when switched off, is refused.
 //!
 //! [`Edge::finish`] then gives the answer its status and content type: a
@@ -25,8 +30,10 @@
 //! included, is GraphQL-shaped JSON whose errors carry `extensions.code`.
 
 pub mod cors;
+pub mod cost;
 pub mod csrf;
 pub mod error;
+pub mod estimate;
 pub mod extension;
 pub mod negotiate;
 pub mod params;
@@ -37,9 +44,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 
+use self::cost::{check_document, check_query_text, CostLimits};
 use self::csrf::CsrfPrevention;
 use self::error::EdgeError;
-pub use self::extension::{EdgeExtension, RequestOutcome, Stage};
+pub use self::extension::{EdgeExtension, EdgeExtensionSettings, RequestOutcome, Stage};
 use self::negotiate::{negotiate, ResponseMediaType};
 use self::params::GraphqlParams;
 use crate::config::GatewayConfig;
@@ -64,6 +72,7 @@ pub struct PendingAnswer {
 #[derive(Debug, Clone)]
 pub struct Edge {
     csrf: CsrfPrevention,
+    cost_limits: CostLimits,
     max_request_body_bytes: usize,
     graphiql: bool,
     introspection: bool,
@@ -74,6 +83,7 @@ impl Edge {
     pub fn new(config: &GatewayConfig) -> Edge {
         Edge {
             csrf: CsrfPrevention::new(&config.csrf),
+            cost_limits: CostLimits::from_limits(&config.limits),
             max_request_body_bytes: config.limits.max_request_body_bytes,
             graphiql: config.graphql.graphiql,
             introspection: config.graphql.introspection,
@@ -113,7 +123,8 @@ impl Edge {
             .map_err(refuse)?;
         let params = GraphqlParams::from_json(&body).map_err(refuse)?;
         drop(body);
-        self.request(params, false, media_type).map_err(refuse)
+        self.request(params, false, dry_run_header(headers), media_type)
+            .map_err(refuse)
     }
 
     /// Checks a GET and reads its query string into a GraphQL request.
@@ -127,30 +138,46 @@ impl Edge {
         let refuse = |error: EdgeError| Box::new(error.into_response(media_type));
         self.csrf.check(headers).map_err(refuse)?;
         let params = GraphqlParams::from_query_string(query_string).map_err(refuse)?;
-        self.request(params, true, media_type).map_err(refuse)
+        self.request(params, true, dry_run_header(headers), media_type)
+            .map_err(refuse)
     }
 
     fn request(
         &self,
         params: GraphqlParams,
         over_get: bool,
+        dry_run_header: bool,
         media_type: ResponseMediaType,
     ) -> Result<(GraphQLRequest, PendingAnswer), EdgeError> {
+        let dry_run = dry_run_header
+            || params
+                .extensions
+                .as_ref()
+                .is_some_and(|extensions| extensions.get("dryRun") == Some(&true.into()));
         let query = params.query.ok_or(EdgeError::MissingQuery)?;
+        check_query_text(&query, &self.cost_limits)?;
+        let variables = async_graphql::Variables::from_json(serde_json::Value::Object(
+            params.variables.unwrap_or_default(),
+        ));
+        // The document is walked here, before async-graphql sees it:
+        // async-graphql's own nesting check, which runs as it parses,
+        // expands every fragment spread, so a fan-out of fragments must be
+        // refused first. A document that does not parse is left to
+        // async-graphql, which reports where.
+        if let Ok(document) = async_graphql::parser::parse_query(&query) {
+            check_document(&document, &variables, &self.cost_limits)?;
+        }
         let outcome = Arc::new(RequestOutcome::new(
             over_get,
             params.operation_name.clone(),
             self.introspection,
+            dry_run,
         ));
         let mut request = async_graphql::Request::new(query);
         if let Some(name) = params.operation_name {
             request = request.operation_name(name);
         }
-        if let Some(variables) = params.variables {
-            request = request.variables(async_graphql::Variables::from_json(
-                serde_json::Value::Object(variables),
-            ));
-        }
+        request = request.variables(variables);
         for (name, value) in params.extensions.into_iter().flatten() {
             if let Ok(value) = async_graphql::Value::from_json(value) {
                 request.extensions.0.insert(name, value);
@@ -180,7 +207,8 @@ impl PendingAnswer {
         parts
             .headers
             .insert(header::CONTENT_TYPE, self.media_type.header_value());
-        if self.outcome.stage() == Stage::Executed || !parts.status.is_success() {
+        let stage = self.outcome.stage();
+        if stage == Stage::Executed || !parts.status.is_success() {
             return Response::from_parts(parts, body);
         }
         // The operation never ran: the body is a short list of errors.
@@ -191,6 +219,15 @@ impl PendingAnswer {
             Ok(value) => value,
             Err(_) => return Response::from_parts(parts, Body::from(bytes)),
         };
+        if stage == Stage::DryRun {
+            // A dry run has no `data`: the operation did not run.
+            if let Some(object) = value.as_object_mut() {
+                object.remove("data");
+            }
+            parts.headers.remove(header::CONTENT_LENGTH);
+            let bytes = serde_json::to_vec(&value).unwrap_or_default();
+            return Response::from_parts(parts, Body::from(bytes));
+        }
         if value.get("errors").is_none() {
             return Response::from_parts(parts, Body::from(bytes));
         }
@@ -224,6 +261,17 @@ impl PendingAnswer {
         let bytes = serde_json::to_vec(&value).unwrap_or_default();
         Response::from_parts(parts, Body::from(bytes))
     }
+}
+
+/// The header a client sends to have an operation estimated, not run.
+pub const DRY_RUN_HEADER: &str = "x-graphql-dry-run";
+
+/// Whether the request asks for a dry run by header (`true` or `1`).
+fn dry_run_header(headers: &HeaderMap) -> bool {
+    headers
+        .get(DRY_RUN_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
 }
 
 /// Refuses a POST whose body is not declared as `application/json` (UTF-8).

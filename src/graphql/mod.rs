@@ -22,8 +22,8 @@ use self::contacts::{
 };
 use self::operations::{ContactOperationMutations, MyContactQueries};
 use self::property::{PropertyMutations, PropertyObject, PropertyQueries};
-use crate::config::Limits;
-use crate::domain::{GlobalId, NodeType};
+use crate::config::{Limits, ListSettings};
+use crate::domain::{GlobalId, NodeType, SourceKind};
 pub use crate::loaders::RequestLoaders;
 use crate::sources::SourceSet;
 
@@ -31,7 +31,11 @@ use crate::sources::SourceSet;
 pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema over the configured sources. It holds no per-request state.
-pub fn build_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
+pub fn build_schema(limits: &Limits, lists: &ListSettings, sources: SourceSet) -> GatewaySchema {
+    let configured: Vec<SourceKind> = SourceKind::ALL
+        .into_iter()
+        .filter(|kind| sources.get(*kind).is_some())
+        .collect();
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -43,13 +47,30 @@ pub fn build_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
-    .extension(crate::edge::EdgeExtension)
+    .extension(crate::edge::EdgeExtension::new(
+        crate::edge::EdgeExtensionSettings {
+            limits: crate::edge::cost::CostLimits::from_limits(limits),
+            estimate: crate::edge::estimate::EstimateSettings {
+                sources: configured,
+                list_size: limits.estimate_list_size,
+                max_page_size: limits.max_page_size as u64,
+                snapshots: lists.sorted_snapshot_ttl_ms > 0
+                    && limits.estimate_list_size <= lists.sorted_snapshot_max_contacts,
+            },
+            max_upstream_requests: limits.max_upstream_requests,
+        },
+    ))
     .finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&Limits::default(), SourceSet::default()).sdl()
+    build_schema(
+        &Limits::default(),
+        &ListSettings::default(),
+        SourceSet::default(),
+    )
+    .sdl()
 }
 
 /// An object with a global id.

@@ -2,9 +2,8 @@
 //! types, CSRF prevention, CORS and the request body limit.
 
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{spawn_gateway, spawn_gateway_configured};
+use crate::helpers::{send_raw, spawn_gateway, spawn_gateway_configured};
 
 const CREATE: &str = r#"mutation { createContact(input: {source: WINNERR, firstName: "Eve", lastName: "Forger", email: "eve@forger.example"}) { contact { id } } }"#;
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -277,33 +276,6 @@ async fn the_demo_configuration_allows_loopback_front_ends() {
         answer.header("access-control-allow-origin"),
         "http://localhost:5173"
     );
-}
-
-/// Sends `head` and then up to `body_bytes` of body in 64 KiB writes,
-/// stopping when the server stops reading; returns the answer's text.
-async fn send_raw(url: &str, head: String, chunked: bool, body_bytes: usize) -> String {
-    let address = url.trim_start_matches("http://");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream.write_all(head.as_bytes()).await.unwrap();
-    let chunk = vec![b' '; 64 * 1024];
-    let mut sent = 0;
-    while sent < body_bytes {
-        let written = if chunked {
-            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
-            framed.extend_from_slice(&chunk);
-            framed.extend_from_slice(b"\r\n");
-            stream.write_all(&framed).await
-        } else {
-            stream.write_all(&chunk).await
-        };
-        if written.is_err() {
-            break;
-        }
-        sent += chunk.len();
-    }
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer).await;
-    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[tokio::test]

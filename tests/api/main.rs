@@ -4,7 +4,9 @@
 mod gateway_activities;
 mod gateway_djangocrm;
 mod gateway_edge;
+mod gateway_estimate;
 mod gateway_federation;
+mod gateway_hostile;
 mod gateway_http;
 mod gateway_opentoclose;
 mod gateway_operations;
