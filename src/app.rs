@@ -79,7 +79,12 @@ impl Gateway {
             }
         }
         Ok(Gateway {
-            schema: build_schema(&config.limits, &config.lists, sources.clone()),
+            schema: build_schema(
+                &config.limits,
+                &config.lists,
+                &config.operations,
+                sources.clone(),
+            ),
             sources,
             loaders: config.loaders,
             upstream,

@@ -29,6 +29,10 @@
 //! enabled = true
 //! required_headers = ["x-graphql-csrf", "apollo-require-preflight", "x-apollo-operation-name"]
 //!
+//! [operations]
+//! automatic_persisted_queries = true
+//! automatic_persisted_queries_capacity = 1000
+//!
 //! [graphql]
 //! introspection = false
 //! graphiql = false
@@ -141,6 +145,8 @@ pub struct FileConfig {
     pub cors: CorsSettings,
     #[serde(default)]
     pub csrf: CsrfSettings,
+    #[serde(default)]
+    pub operations: OperationSettings,
     #[serde(default)]
     pub graphql: GraphqlSettings,
 }
@@ -372,6 +378,33 @@ impl Default for CsrfSettings {
     }
 }
 
+/// Persisted operations (`[operations]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSettings {
+    /// Automatic persisted queries (Apollo's protocol): once the gateway has
+    /// seen a query with its SHA-256, a client may send the hash alone.
+    #[serde(default = "default_true")]
+    pub automatic_persisted_queries: bool,
+    /// How many queries the automatic persisted query store keeps (least
+    /// recently used first out).
+    #[serde(default = "default_apq_capacity")]
+    pub automatic_persisted_queries_capacity: usize,
+}
+
+fn default_apq_capacity() -> usize {
+    1000
+}
+
+impl Default for OperationSettings {
+    fn default() -> Self {
+        Self {
+            automatic_persisted_queries: true,
+            automatic_persisted_queries_capacity: default_apq_capacity(),
+        }
+    }
+}
+
 /// The developer conveniences of the GraphQL endpoint (`[graphql]`); both
 /// are off unless switched on, as a public endpoint should have them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -486,6 +519,7 @@ pub struct GatewayConfig {
     pub sources: Vec<SourceConfig>,
     pub cors: CorsSettings,
     pub csrf: CsrfSettings,
+    pub operations: OperationSettings,
     pub graphql: GraphqlSettings,
 }
 
@@ -609,6 +643,11 @@ impl GatewayConfig {
                 "cors: allow_origins = [\"*\"] cannot be combined with allow_credentials".into(),
             ));
         }
+        if file.operations.automatic_persisted_queries_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "operations.automatic_persisted_queries_capacity must be at least 1".into(),
+            ));
+        }
         Ok(GatewayConfig {
             listen,
             limits: file.limits,
@@ -617,6 +656,7 @@ impl GatewayConfig {
             sources,
             cors: file.cors,
             csrf: file.csrf,
+            operations: file.operations,
             graphql: file.graphql,
         })
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::{
     CorsSettings, CsrfSettings, GatewayConfig, GraphqlSettings, Limits, ListSettings,
-    LoaderSettings, Secret, SourceConfig, SourceCredentials,
+    LoaderSettings, OperationSettings, Secret, SourceConfig, SourceCredentials,
 };
 use crate::domain::SourceKind;
 use crate::sandbox::Credentials;
@@ -40,6 +40,7 @@ pub fn gateway_config(
             ..CorsSettings::default()
         },
         csrf: CsrfSettings::default(),
+        operations: OperationSettings::default(),
         graphql: GraphqlSettings {
             introspection: true,
             graphiql: true,

@@ -59,6 +59,8 @@ pub mod codes {
     /// The operation is estimated to send more upstream requests to a
     /// source than `[limits] max_upstream_requests`.
     pub const UPSTREAM_BUDGET_EXCEEDED: &str = "UPSTREAM_BUDGET_EXCEEDED";
+    /// A persisted query's hash the gateway has not seen (send the query too).
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
     /// The operation asks for `__schema` or `__type` where introspection is off.
     pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
     /// A value in the request does not fit its type.
@@ -225,6 +227,15 @@ pub fn has_code(error: &ServerError) -> bool {
         .extensions
         .as_ref()
         .is_some_and(|extensions| extensions.get("code").is_some())
+}
+
+/// The code of an error of the persisted-query extension, which gives none.
+pub fn persisted_query_code(error: &ServerError) -> &'static str {
+    if error.message == "PersistedQueryNotFound" {
+        codes::PERSISTED_QUERY_NOT_FOUND
+    } else {
+        codes::BAD_REQUEST
+    }
 }
 
 /// The code of a parse error: the parser's nesting limit is a depth limit.

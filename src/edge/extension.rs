@@ -5,6 +5,8 @@
 //!
 //! Per request the HTTP layer puts a [`RequestOutcome`] in the request data.
 //! The hooks, in the order async-graphql calls them:
+//! - `prepare_request`: gives the errors of the automatic persisted query
+//!   extension (registered after this one, so run inside this hook) codes;
 //! - `parse_query`: after parsing, walks the document against the cost
 //!   limits (`cost.rs`) and refuses a mutation sent over GET;
 //!   It also estimates the operation's upstream requests (`estimate.rs`);
@@ -21,17 +23,19 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextValidation,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextValidation,
 };
 use async_graphql::parser::types::{
     ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
 };
-use async_graphql::{Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 use axum::http::StatusCode;
 
 use super::cost::{check_document, CostLimits};
 use super::error::{
-    codes, execution_code, has_code, parse_code, refusal, validation_code, with_code,
+    codes, execution_code, has_code, parse_code, persisted_query_code, refusal, validation_code,
+    with_code,
 };
 use super::estimate::{estimate, EstimateSettings, UpstreamEstimate};
 
@@ -216,6 +220,21 @@ struct EdgeChecks {
 
 #[async_trait::async_trait]
 impl Extension for EdgeChecks {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request).await.map_err(|mut error| {
+            if !has_code(&error) {
+                let code = persisted_query_code(&error);
+                with_code(&mut error, code);
+            }
+            error
+        })
+    }
+
     async fn parse_query(
         &self,
         ctx: &ExtensionContext<'_>,

@@ -154,7 +154,17 @@ impl Edge {
                 .extensions
                 .as_ref()
                 .is_some_and(|extensions| extensions.get("dryRun") == Some(&true.into()));
-        let query = params.query.ok_or(EdgeError::MissingQuery)?;
+        // A persisted query's hash may stand for the query; the persisted
+        // query extension answers whether it knows it.
+        let persisted = params
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.contains_key("persistedQuery"));
+        let query = match params.query {
+            Some(query) => query,
+            None if persisted => String::new(),
+            None => return Err(EdgeError::MissingQuery),
+        };
         check_query_text(&query, &self.cost_limits)?;
         let variables = async_graphql::Variables::from_json(serde_json::Value::Object(
             params.variables.unwrap_or_default(),

@@ -10,6 +10,9 @@ pub mod error;
 pub mod operations;
 pub mod property;
 
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{
     Context, EmptySubscription, Interface, MergedObject, Object, Result, Schema, ID,
 };
@@ -22,7 +25,7 @@ use self::contacts::{
 };
 use self::operations::{ContactOperationMutations, MyContactQueries};
 use self::property::{PropertyMutations, PropertyObject, PropertyQueries};
-use crate::config::{Limits, ListSettings};
+use crate::config::{Limits, ListSettings, OperationSettings};
 use crate::domain::{GlobalId, NodeType, SourceKind};
 pub use crate::loaders::RequestLoaders;
 use crate::sources::SourceSet;
@@ -31,12 +34,17 @@ use crate::sources::SourceSet;
 pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema over the configured sources. It holds no per-request state.
-pub fn build_schema(limits: &Limits, lists: &ListSettings, sources: SourceSet) -> GatewaySchema {
+pub fn build_schema(
+    limits: &Limits,
+    lists: &ListSettings,
+    operations: &OperationSettings,
+    sources: SourceSet,
+) -> GatewaySchema {
     let configured: Vec<SourceKind> = SourceKind::ALL
         .into_iter()
         .filter(|kind| sources.get(*kind).is_some())
         .collect();
-    Schema::build(
+    let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
@@ -59,8 +67,18 @@ pub fn build_schema(limits: &Limits, lists: &ListSettings, sources: SourceSet) -
             },
             max_upstream_requests: limits.max_upstream_requests,
         },
-    ))
-    .finish()
+    ));
+    // Registered after the edge's extension, which therefore sees (and
+    // gives codes to) the errors of persisted-query lookups.
+    if operations.automatic_persisted_queries {
+        builder
+            .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+                operations.automatic_persisted_queries_capacity.max(1),
+            )))
+            .finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
@@ -68,6 +86,7 @@ pub fn sdl() -> String {
     build_schema(
         &Limits::default(),
         &ListSettings::default(),
+        &OperationSettings::default(),
         SourceSet::default(),
     )
     .sdl()

@@ -353,3 +353,52 @@ async fn introspection_and_graphiql_follow_the_configuration() {
     assert_eq!(page.status, 406, "{page:?}");
     assert_eq!(page.first_code(), "NOT_ACCEPTABLE");
 }
+
+#[tokio::test]
+async fn automatic_persisted_queries_register_then_run_by_hash() {
+    use sha2::Digest;
+    let gateway = spawn_gateway().await;
+    let query = "{ contacts(first: 2, sources: [WINNERR]) { nodes { displayName } } }";
+    let hash = format!("{:x}", sha2::Sha256::digest(query.as_bytes()));
+    let persisted = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let by_hash = json!({ "extensions": persisted }).to_string();
+    let unknown = gateway.post_with(&[JSON], by_hash.clone()).await;
+    assert_eq!(unknown.status, 200, "{unknown:?}");
+    assert_eq!(unknown.first_code(), "PERSISTED_QUERY_NOT_FOUND");
+    assert_eq!(
+        unknown.body["errors"][0]["message"],
+        "PersistedQueryNotFound"
+    );
+    assert_eq!(gateway.upstream_requests().await, 0);
+    let registered = gateway
+        .post_with(
+            &[JSON],
+            json!({ "query": query, "extensions": persisted }).to_string(),
+        )
+        .await;
+    assert_eq!(registered.status, 200);
+    assert_eq!(
+        registered.body["data"]["contacts"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let again = gateway.post_with(&[JSON], by_hash).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, registered.body);
+    // A hash that does not match the query is refused with a code.
+    let mismatched = gateway
+        .post_with(
+            &[JSON],
+            json!({ "query": "{ __typename }", "extensions": persisted }).to_string(),
+        )
+        .await;
+    assert_eq!(
+        mismatched.first_code(),
+        "BAD_REQUEST",
+        "{}",
+        mismatched.body
+    );
+    assert!(mismatched.body.get("data").is_none());
+}

@@ -16,6 +16,7 @@ async fn every_type_and_field_has_a_description() {
     let schema = contact_gateway::graphql::build_schema(
         &Default::default(),
         &Default::default(),
+        &Default::default(),
         Default::default(),
     );
     let response = schema
