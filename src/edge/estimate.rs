@@ -32,7 +32,9 @@
 //!   `myContact`: one Spark request.
 //! - Mutations: three requests to the source the input names (a write, a
 //!   read back, and a lookup some writes need), or to every source when the
-//!   input names none; `bulkUpdateContacts` two per id.
+//!   input names none; `bulkUpdateContacts` one Winnerr request per 100
+//!   ids and a read of each Winnerr contact whose `contact` is asked for,
+//!   two requests per id elsewhere.
 //!
 //! Lists the gateway reads whole are bounded by `[limits]
 //! estimate_list_size` records per source: the estimate is an upper bound
@@ -157,6 +159,8 @@ enum On {
     /// A mutation payload or bulk result holding contacts read back.
     Payload,
     BulkResults,
+    /// One outcome of a bulk update.
+    BulkResult,
 }
 
 struct EstimateWalk<'a> {
@@ -414,9 +418,18 @@ impl<'a> EstimateWalk<'a> {
                     .map(|(_, source)| source)
                     .collect();
                 for source in sources {
-                    self.estimate.add(source, 2);
                     counts[index(source)] += 1;
                 }
+            }
+            for source in SourceKind::ALL {
+                let ids: u64 = counts[index(source)];
+                let requests = match source {
+                    // `PATCH /contacts/bulk`, 100 ids a request.
+                    SourceKind::Winnerr => ids.div_ceil(100),
+                    // An update and a read back per id.
+                    _ => ids * 2,
+                };
+                self.estimate.add(source, requests);
             }
             self.below(field, On::BulkResults, counts);
             return;
@@ -557,8 +570,22 @@ impl<'a> EstimateWalk<'a> {
             ),
             (On::Payload, "activity") => self.below(field, On::Activity, counts),
             (On::Payload, "propertyContact") => self.below(field, On::PropertyContact, counts),
-            (On::BulkResults, "results") => self.below(field, On::Payload, counts),
-            (On::Payload, _) | (On::BulkResults, _) => {}
+            (On::BulkResults, "results") => self.below(field, On::BulkResult, counts),
+            (On::BulkResult, "contact") => {
+                // Winnerr's bulk answer holds outcomes only: each updated
+                // contact is read when asked for.
+                self.estimate
+                    .add(SourceKind::Winnerr, counts[index(SourceKind::Winnerr)]);
+                self.below(
+                    field,
+                    On::Contact {
+                        activities_embedded: false,
+                        detail_read: false,
+                    },
+                    counts,
+                )
+            }
+            (On::Payload, _) | (On::BulkResults, _) | (On::BulkResult, _) => {}
             _ => {}
         }
     }
