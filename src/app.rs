@@ -1,8 +1,10 @@
 //! The gateway's HTTP application: build it from configuration, bind, serve.
 //!
-//! Routes: `POST /graphql` and `GET /graphql?query=` (GraphQL over HTTP),
-//! GraphiQL on `GET /graphql` from a browser, `GET /healthz` (the process is
-//! up) and `GET /readyz` (configuration loaded and sources built).
+//! Routes: `POST /graphql` and `GET /graphql?query=` (GraphQL over HTTP,
+//! through the checks of [`crate::edge`]), GraphiQL on `GET /graphql` from a
+//! browser when configured, `GET /healthz` (the process is up) and
+//! `GET /readyz` (configuration loaded and sources built). CORS and the
+//! request body limit wrap every route.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,7 +12,6 @@ use std::sync::Arc;
 
 use async_graphql::http::GraphiQLSource;
 use async_graphql::BatchResponse;
-use async_graphql_axum::GraphQLRequest;
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -18,9 +19,11 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::cache::{self, CacheReport, RequestScope};
-use crate::config::{GatewayConfig, LoaderSettings, SourceCredentials};
+use crate::config::{CorsSettings, GatewayConfig, LoaderSettings, SourceCredentials};
+use crate::edge::{Edge, GraphQLRequest};
 use crate::graphql::{build_schema, GatewaySchema};
 use crate::loaders::RequestLoaders;
 use crate::sources::djangocrm::DjangoCrm;
@@ -36,6 +39,8 @@ pub struct Gateway {
     pub sources: SourceSet,
     pub loaders: LoaderSettings,
     pub upstream: Arc<Upstream>,
+    pub edge: Edge,
+    pub cors: CorsSettings,
 }
 
 /// Errors building the gateway.
@@ -74,19 +79,42 @@ impl Gateway {
             }
         }
         Ok(Gateway {
-            schema: build_schema(&config.limits, sources.clone()),
+            schema: build_schema(
+                &config.limits,
+                &config.cache,
+                &config.operations,
+                sources.clone(),
+            ),
             sources,
             loaders: config.loaders,
             upstream,
+            edge: Edge::new(config),
+            cors: config.cors.clone(),
         })
     }
 
     /// The axum router of the gateway.
     pub fn router(self: Arc<Self>) -> Router {
+        let body_limit = self.edge.max_request_body_bytes();
+        let mut preflight_headers = self.edge.csrf_headers().to_vec();
+        preflight_headers.push(header::CONTENT_TYPE);
+        preflight_headers.push(header::HeaderName::from_static(crate::edge::DRY_RUN_HEADER));
+        let cors = crate::edge::cors::cors_layer(&self.cors, &preflight_headers);
         Router::new()
-            .route("/graphql", get(graphql_get).post(graphql_post))
+            .route(
+                "/graphql",
+                get(graphql_get)
+                    .post(graphql_post)
+                    .fallback(crate::edge::method_not_allowed),
+            )
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(|| async { "ready" }))
+            .fallback(crate::edge::not_found)
+            .layer(RequestBodyLimitLayer::new(body_limit))
+            .layer(axum::middleware::map_response(move |response: Response| {
+                crate::edge::payload_too_large_as_json(body_limit, response)
+            }))
+            .layer(cors)
             .with_state(self)
     }
 }
@@ -94,29 +122,40 @@ impl Gateway {
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
-    request: GraphQLRequest,
+    body: Body,
 ) -> Response {
-    execute(&gateway, &headers, request).await
+    match gateway.edge.accept_post(&headers, body).await {
+        Ok((request, pending)) => {
+            pending
+                .finish(execute(&gateway, &headers, request).await)
+                .await
+        }
+        Err(refusal) => *refusal,
+    }
 }
 
-/// GraphiQL for a browser that asks for HTML without a query; GraphQL otherwise.
+/// GraphiQL for a browser that asks for HTML without a query (when
+/// configured); GraphQL otherwise.
 async fn graphql_get(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-    request: Result<GraphQLRequest, async_graphql_axum::rejection::GraphQLRejection>,
 ) -> Response {
     let wants_html = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     let has_query = query.as_deref().is_some_and(|q| q.contains("query="));
-    if wants_html && !has_query {
+    if gateway.edge.serves_graphiql() && wants_html && !has_query {
         return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
     }
-    match request {
-        Ok(request) => execute(&gateway, &headers, request).await,
-        Err(rejection) => (StatusCode::BAD_REQUEST, rejection.0.to_string()).into_response(),
+    match gateway.edge.accept_get(&headers, query.as_deref()) {
+        Ok((request, pending)) => {
+            pending
+                .finish(execute(&gateway, &headers, request).await)
+                .await
+        }
+        Err(refusal) => *refusal,
     }
 }
 

@@ -9,6 +9,33 @@
 //!
 //! [limits]
 //! max_page_size = 100
+//! max_request_body_bytes = 1048576   # refused with 413 while reading
+//! max_query_bytes = 32768
+//! max_query_tokens = 2000
+//! max_aliases = 30
+//! max_root_fields = 20
+//! max_directives_per_field = 4
+//! max_selections = 1000              # fields and fragments, fragments expanded
+//! max_upstream_requests = 60         # estimated, per source, per request
+//! estimate_list_size = 1000          # records a source may hold, for the estimate
+//!
+//! [cors]
+//! allow_origins = ["https://app.example.com"]
+//! allow_loopback_origins = false
+//! allow_credentials = false
+//! max_age_secs = 600
+//!
+//! [csrf]
+//! enabled = true
+//! required_headers = ["x-graphql-csrf", "apollo-require-preflight", "x-apollo-operation-name"]
+//!
+//! [operations]
+//! automatic_persisted_queries = true
+//! automatic_persisted_queries_capacity = 1000
+//!
+//! [graphql]
+//! introspection = false
+//! graphiql = false
 //!
 //! [loaders]
 //! enabled = true        # false: one upstream call per resolver (benchmark baseline)
@@ -126,6 +153,14 @@ pub struct FileConfig {
     pub cache: CacheSettings,
     #[serde(default)]
     pub sources: SourcesFile,
+    #[serde(default)]
+    pub cors: CorsSettings,
+    #[serde(default)]
+    pub csrf: CsrfSettings,
+    #[serde(default)]
+    pub operations: OperationSettings,
+    #[serde(default)]
+    pub graphql: GraphqlSettings,
 }
 
 /// How the per-request dataloaders batch.
@@ -262,6 +297,193 @@ pub struct Limits {
     /// Most complex query accepted (async-graphql's complexity measure).
     #[serde(default = "default_max_complexity")]
     pub max_query_complexity: usize,
+    /// Largest request body, in bytes; a larger one is refused while it is
+    /// read, so it is never held whole.
+    #[serde(default = "default_max_request_body_bytes")]
+    pub max_request_body_bytes: usize,
+    /// Longest query text, in bytes.
+    #[serde(default = "default_max_query_bytes")]
+    pub max_query_bytes: usize,
+    /// Most lexical tokens in the query text (names, punctuation, values).
+    #[serde(default = "default_max_query_tokens")]
+    pub max_query_tokens: usize,
+    /// Most aliased fields in one operation, fragments expanded.
+    #[serde(default = "default_max_aliases")]
+    pub max_aliases: usize,
+    /// Most fields selected at an operation's root, fragments expanded.
+    #[serde(default = "default_max_root_fields")]
+    pub max_root_fields: usize,
+    /// Most directives on one field, fragment spread or inline fragment.
+    #[serde(default = "default_max_directives_per_field")]
+    pub max_directives_per_field: usize,
+    /// Most selections (fields, fragment spreads, inline fragments) the
+    /// document's operations make once every fragment is expanded where it
+    /// is spread; counting stops at this number, so a document whose
+    /// expansion is exponential costs no more than this to refuse.
+    #[serde(default = "default_max_selections")]
+    pub max_selections: usize,
+    /// Most upstream requests one GraphQL request may be estimated to send
+    /// to any one source; a request estimated above it is refused with
+    /// `UPSTREAM_BUDGET_EXCEEDED` before any upstream call.
+    #[serde(default = "default_max_upstream_requests")]
+    pub max_upstream_requests: u64,
+    /// The most records the estimate assumes a source's list (or Open To
+    /// Close's properties) can hold, for lists the gateway reads whole.
+    #[serde(default = "default_estimate_list_size")]
+    pub estimate_list_size: u64,
+}
+
+fn default_max_request_body_bytes() -> usize {
+    1024 * 1024
+}
+fn default_max_query_bytes() -> usize {
+    32 * 1024
+}
+fn default_max_query_tokens() -> usize {
+    2000
+}
+fn default_max_aliases() -> usize {
+    30
+}
+fn default_max_root_fields() -> usize {
+    20
+}
+fn default_max_directives_per_field() -> usize {
+    4
+}
+fn default_max_selections() -> usize {
+    1000
+}
+fn default_max_upstream_requests() -> u64 {
+    60
+}
+fn default_estimate_list_size() -> u64 {
+    1000
+}
+
+/// Which web origins may call the gateway from a browser (`[cors]`).
+/// Nothing is allowed unless listed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Exact origins (`https://app.example.com`) allowed to call.
+    #[serde(default)]
+    pub allow_origins: Vec<String>,
+    /// Also allow any `http://localhost:*`, `http://127.0.0.1:*` and
+    /// `http://[::1]:*` origin (front-end dev servers); the demo sets it.
+    #[serde(default)]
+    pub allow_loopback_origins: bool,
+    /// Methods a preflight may ask for.
+    #[serde(default = "default_cors_methods")]
+    pub allow_methods: Vec<String>,
+    /// Request headers a preflight may ask for, besides the CSRF headers,
+    /// which are always allowed.
+    #[serde(default = "default_cors_headers")]
+    pub allow_headers: Vec<String>,
+    /// Whether a browser may send cookies and credentials.
+    #[serde(default)]
+    pub allow_credentials: bool,
+    /// How long a browser may cache a preflight answer, in seconds.
+    #[serde(default = "default_cors_max_age_secs")]
+    pub max_age_secs: u64,
+}
+
+fn default_cors_methods() -> Vec<String> {
+    vec!["GET".into(), "POST".into()]
+}
+fn default_cors_headers() -> Vec<String> {
+    vec![
+        "content-type".into(),
+        "accept".into(),
+        "authorization".into(),
+    ]
+}
+fn default_cors_max_age_secs() -> u64 {
+    600
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            allow_origins: Vec::new(),
+            allow_loopback_origins: false,
+            allow_methods: default_cors_methods(),
+            allow_headers: default_cors_headers(),
+            allow_credentials: false,
+            max_age_secs: default_cors_max_age_secs(),
+        }
+    }
+}
+
+/// Cross-site request forgery prevention (`[csrf]`): a request a browser
+/// could send cross-site without a preflight (a GET, or a POST with a
+/// form or text content type) is refused unless it carries one of these
+/// headers, which a cross-site page cannot add without a preflight.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CsrfSettings {
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Header names, any one of which marks a request as not cross-site.
+    #[serde(default = "default_csrf_headers")]
+    pub required_headers: Vec<String>,
+}
+
+fn default_csrf_headers() -> Vec<String> {
+    vec![
+        "x-graphql-csrf".into(),
+        "apollo-require-preflight".into(),
+        "x-apollo-operation-name".into(),
+    ]
+}
+
+impl Default for CsrfSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            required_headers: default_csrf_headers(),
+        }
+    }
+}
+
+/// Persisted operations (`[operations]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSettings {
+    /// Automatic persisted queries (Apollo's protocol): once the gateway has
+    /// seen a query with its SHA-256, a client may send the hash alone.
+    #[serde(default = "default_true")]
+    pub automatic_persisted_queries: bool,
+    /// How many queries the automatic persisted query store keeps (least
+    /// recently used first out).
+    #[serde(default = "default_apq_capacity")]
+    pub automatic_persisted_queries_capacity: usize,
+}
+
+fn default_apq_capacity() -> usize {
+    1000
+}
+
+impl Default for OperationSettings {
+    fn default() -> Self {
+        Self {
+            automatic_persisted_queries: true,
+            automatic_persisted_queries_capacity: default_apq_capacity(),
+        }
+    }
+}
+
+/// The developer conveniences of the GraphQL endpoint (`[graphql]`); both
+/// are off unless switched on, as a public endpoint should have them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GraphqlSettings {
+    /// Answer introspection queries (`__schema`, `__type`).
+    #[serde(default)]
+    pub introspection: bool,
+    /// Serve GraphiQL to a browser that opens `/graphql`.
+    #[serde(default)]
+    pub graphiql: bool,
 }
 
 fn default_max_page_size() -> usize {
@@ -280,6 +502,15 @@ impl Default for Limits {
             max_page_size: default_max_page_size(),
             max_query_depth: default_max_depth(),
             max_query_complexity: default_max_complexity(),
+            max_request_body_bytes: default_max_request_body_bytes(),
+            max_query_bytes: default_max_query_bytes(),
+            max_query_tokens: default_max_query_tokens(),
+            max_aliases: default_max_aliases(),
+            max_root_fields: default_max_root_fields(),
+            max_directives_per_field: default_max_directives_per_field(),
+            max_selections: default_max_selections(),
+            max_upstream_requests: default_max_upstream_requests(),
+            estimate_list_size: default_estimate_list_size(),
         }
     }
 }
@@ -354,6 +585,10 @@ pub struct GatewayConfig {
     pub loaders: LoaderSettings,
     pub cache: CacheSettings,
     pub sources: Vec<SourceConfig>,
+    pub cors: CorsSettings,
+    pub csrf: CsrfSettings,
+    pub operations: OperationSettings,
+    pub graphql: GraphqlSettings,
 }
 
 /// One configured source, ready to use.
@@ -471,12 +706,26 @@ impl GatewayConfig {
                 "limits.max_page_size must be at least 1".into(),
             ));
         }
+        if file.cors.allow_credentials && file.cors.allow_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::Invalid(
+                "cors: allow_origins = [\"*\"] cannot be combined with allow_credentials".into(),
+            ));
+        }
+        if file.operations.automatic_persisted_queries_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "operations.automatic_persisted_queries_capacity must be at least 1".into(),
+            ));
+        }
         Ok(GatewayConfig {
             listen,
             limits: file.limits,
             loaders: file.loaders,
             cache: file.cache,
             sources,
+            cors: file.cors,
+            csrf: file.csrf,
+            operations: file.operations,
+            graphql: file.graphql,
         })
     }
 }
@@ -582,6 +831,31 @@ mod tests {
             error.to_string(),
             "source `winnerr`: environment variable `W_TOKEN` is not set"
         );
+    }
+
+    #[test]
+    fn edge_sections_default_safely_and_read_from_the_file() {
+        let config =
+            GatewayConfig::from_toml(FILE, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
+        assert!(config.cors.allow_origins.is_empty());
+        assert!(!config.cors.allow_loopback_origins);
+        assert!(config.csrf.enabled);
+        assert!(!config.graphql.introspection && !config.graphql.graphiql);
+        let file = format!(
+            "{FILE}\n[cors]\nallow_origins = [\"https://app.example.com\"]\nmax_age_secs = 60\n[csrf]\nrequired_headers = [\"x-mine\"]\n[graphql]\nintrospection = true\n[limits]\nmax_request_body_bytes = 4096\n"
+        );
+        let config =
+            GatewayConfig::from_toml(&file, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
+        assert_eq!(config.cors.allow_origins, ["https://app.example.com"]);
+        assert_eq!(config.cors.max_age_secs, 60);
+        assert_eq!(config.csrf.required_headers, ["x-mine"]);
+        assert!(config.graphql.introspection && !config.graphql.graphiql);
+        assert_eq!(config.limits.max_request_body_bytes, 4096);
+        let wildcard =
+            format!("{FILE}\n[cors]\nallow_origins = [\"*\"]\nallow_credentials = true\n");
+        let error =
+            GatewayConfig::from_toml(&wildcard, "bad.toml", &env(&[("W_TOKEN", "x")])).unwrap_err();
+        assert!(error.to_string().contains("allow_credentials"), "{error}");
     }
 
     #[test]

@@ -9,13 +9,15 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::{
-    CacheSettings, GatewayConfig, Limits, LoaderSettings, Secret, SourceConfig, SourceCredentials,
+    CacheSettings, CorsSettings, CsrfSettings, GatewayConfig, GraphqlSettings, Limits,
+    LoaderSettings, OperationSettings, Secret, SourceConfig, SourceCredentials,
 };
 use crate::domain::SourceKind;
 use crate::sandbox::Credentials;
 
 /// A gateway configuration pointing every source at a sandbox at `sandbox_url`
-/// (`http://127.0.0.1:PORT`).
+/// (`http://127.0.0.1:PORT`), with GraphiQL and introspection on and
+/// front ends on loopback origins (a dev server) allowed to call it.
 pub fn gateway_config(
     sandbox_url: &str,
     credentials: &Credentials,
@@ -33,6 +35,16 @@ pub fn gateway_config(
         limits: Limits::default(),
         loaders: LoaderSettings::default(),
         cache: CacheSettings::default(),
+        cors: CorsSettings {
+            allow_loopback_origins: true,
+            ..CorsSettings::default()
+        },
+        csrf: CsrfSettings::default(),
+        operations: OperationSettings::default(),
+        graphql: GraphqlSettings {
+            introspection: true,
+            graphiql: true,
+        },
         sources: vec![
             source(
                 SourceKind::OpenToClose,

@@ -4,6 +4,8 @@
 //! - [`sandbox`]: faithful emulators of the four upstreams (Open To Close,
 //!   Django-CRM, Winnerr, Spark Platform), served by `contact-gateway sandbox`
 //!   and used by the demo, the integration tests and the benchmarks.
+//! - [`app`]: the gateway's HTTP application, and [`edge`], its front door:
+//!   GraphQL over HTTP, CSRF prevention, CORS and the request limits.
 //! - [`cli`]: the command line of the `contact-gateway` binary.
 
 /// mimalloc instead of the system allocator: the gateway and the emulators
@@ -18,6 +20,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod edge;
 pub mod federation;
 pub mod graphql;
 pub mod loaders;

@@ -10,6 +10,9 @@ pub mod error;
 pub mod operations;
 pub mod property;
 
+use async_graphql::extensions::apollo_persisted_queries::{
+    ApolloPersistedQueries, LruCacheStorage,
+};
 use async_graphql::{
     Context, EmptySubscription, Interface, MergedObject, Object, Result, Schema, ID,
 };
@@ -22,8 +25,8 @@ use self::contacts::{
 };
 use self::operations::{ContactOperationMutations, MyContactQueries};
 use self::property::{PropertyMutations, PropertyObject, PropertyQueries};
-use crate::config::Limits;
-use crate::domain::{GlobalId, NodeType};
+use crate::config::{CacheSettings, Limits, OperationSettings};
+use crate::domain::{GlobalId, NodeType, SourceKind};
 pub use crate::loaders::RequestLoaders;
 use crate::sources::SourceSet;
 
@@ -31,8 +34,17 @@ use crate::sources::SourceSet;
 pub type GatewaySchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// Builds the schema over the configured sources. It holds no per-request state.
-pub fn build_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
-    Schema::build(
+pub fn build_schema(
+    limits: &Limits,
+    cache: &CacheSettings,
+    operations: &OperationSettings,
+    sources: SourceSet,
+) -> GatewaySchema {
+    let configured: Vec<SourceKind> = SourceKind::ALL
+        .into_iter()
+        .filter(|kind| sources.get(*kind).is_some())
+        .collect();
+    let builder = Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
         EmptySubscription,
@@ -43,12 +55,42 @@ pub fn build_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
-    .finish()
+    .extension(crate::edge::EdgeExtension::new(
+        crate::edge::EdgeExtensionSettings {
+            limits: crate::edge::cost::CostLimits::from_limits(limits),
+            estimate: crate::edge::estimate::EstimateSettings {
+                sources: configured,
+                list_size: limits.estimate_list_size,
+                max_page_size: limits.max_page_size as u64,
+                // A list sorted locally is read whole once per request and
+                // kept for the next ones only with the response cache on.
+                snapshots: cache.enabled,
+            },
+            max_upstream_requests: limits.max_upstream_requests,
+        },
+    ));
+    // Registered after the edge's extension, which therefore sees (and
+    // gives codes to) the errors of persisted-query lookups.
+    if operations.automatic_persisted_queries {
+        builder
+            .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
+                operations.automatic_persisted_queries_capacity.max(1),
+            )))
+            .finish()
+    } else {
+        builder.finish()
+    }
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    build_schema(&Limits::default(), SourceSet::default()).sdl()
+    build_schema(
+        &Limits::default(),
+        &CacheSettings::default(),
+        &OperationSettings::default(),
+        SourceSet::default(),
+    )
+    .sdl()
 }
 
 /// An object with a global id.

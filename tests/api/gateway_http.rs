@@ -47,6 +47,7 @@ async fn graphql_over_get_with_a_query_string() {
         .client
         .get(&gateway.graphql_url)
         .query(&[("query", "{ __typename }")])
+        .header("x-graphql-csrf", "1")
         .send()
         .await
         .unwrap()
@@ -57,7 +58,7 @@ async fn graphql_over_get_with_a_query_string() {
 }
 
 #[tokio::test]
-async fn answers_are_graphql_response_json_over_post_and_get() {
+async fn answers_are_json_over_post_and_get_and_request_errors_have_no_data() {
     let gateway = spawn_gateway().await;
     let client = &gateway.sandbox.client;
     let post = client
@@ -69,6 +70,7 @@ async fn answers_are_graphql_response_json_over_post_and_get() {
     let get = client
         .get(&gateway.graphql_url)
         .query(&[("query", "{ nope }")])
+        .header("x-graphql-csrf", "1")
         .send()
         .await
         .unwrap();
@@ -76,16 +78,17 @@ async fn answers_are_graphql_response_json_over_post_and_get() {
         (post, json!({ "data": { "__typename": "Query" } })),
         (
             get,
-            json!({ "data": null, "errors": [{
+            json!({ "errors": [{
                 "message": "Unknown field \"nope\" on type \"Query\". Did you mean \"node\"?",
-                "locations": [{ "line": 1, "column": 3 }]
+                "locations": [{ "line": 1, "column": 3 }],
+                "extensions": { "code": "GRAPHQL_VALIDATION_FAILED" }
             }] }),
         ),
     ] {
         assert_eq!(response.status(), 200);
         assert_eq!(
             response.headers()["content-type"],
-            "application/graphql-response+json"
+            "application/json; charset=utf-8"
         );
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body, expected);

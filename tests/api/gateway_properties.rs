@@ -538,7 +538,12 @@ async fn property_contacts_filter_by_role_from_one_read() {
 
 #[tokio::test]
 async fn contact_properties_come_from_one_index_per_request() {
-    let gateway = spawn_gateway().await;
+    // `Contact.properties` is estimated above the default upstream budget
+    // (every property's links); this test is about what it answers.
+    let gateway = crate::helpers::spawn_gateway_configured(|config| {
+        config.limits.max_upstream_requests = 100_000;
+    })
+    .await;
     let properties = upstream_all(&gateway, "/properties", &[]).await;
     // Every link, by contact id, in property order.
     let mut by_contact: BTreeMap<String, Vec<(String, Value)>> = BTreeMap::new();
@@ -892,7 +897,12 @@ async fn link_errors_are_classified_and_bad_ids_cost_nothing() {
 
 #[tokio::test]
 async fn failing_upstreams_give_well_formed_errors() {
-    let gateway = spawn_gateway().await;
+    // `Contact.properties` is estimated above the default upstream budget
+    // (every property's links); this test is about what it answers.
+    let gateway = crate::helpers::spawn_gateway_configured(|config| {
+        config.limits.max_upstream_requests = 100_000;
+    })
+    .await;
     let token = token(&gateway);
     gateway
         .sandbox

@@ -221,3 +221,238 @@ impl TestGateway {
         body["data"].clone()
     }
 }
+
+/// An HTTP answer from the gateway, read whole.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    /// The body as JSON (`Value::Null` when it is not JSON).
+    pub body: Value,
+}
+
+impl HttpAnswer {
+    pub async fn read(response: reqwest::Response) -> HttpAnswer {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("answer body");
+        HttpAnswer {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    /// A response header as text ("" when absent).
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .map(|value| value.to_str().expect("header text"))
+            .unwrap_or("")
+    }
+
+    /// `extensions.code` of the first error.
+    pub fn first_code(&self) -> &str {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error code in {}", self.body))
+    }
+}
+
+impl TestGateway {
+    /// Posts `body` to `/graphql` with exactly the given headers.
+    pub async fn post_with(
+        &self,
+        headers: &[(&str, &str)],
+        body: impl Into<reqwest::Body>,
+    ) -> HttpAnswer {
+        let mut request = self.sandbox.client.post(&self.graphql_url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().await.expect("post")).await
+    }
+
+    /// `GET /graphql` with the given query parameters and headers.
+    pub async fn get_with(&self, params: &[(&str, &str)], headers: &[(&str, &str)]) -> HttpAnswer {
+        let mut request = self.sandbox.client.get(&self.graphql_url).query(params);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().await.expect("get")).await
+    }
+
+    /// Sends a request of any method to any path of the gateway.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> HttpAnswer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut request = self
+            .sandbox
+            .client
+            .request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        HttpAnswer::read(request.send().await.expect("request")).await
+    }
+
+    /// The sandbox's total upstream request count.
+    pub async fn upstream_requests(&self) -> u64 {
+        self.sandbox.stats().await["total"].as_u64().expect("total")
+    }
+}
+
+/// The `contact-gateway serve` binary running as a child process in front of
+/// a sandbox, so its memory can be read apart from the test's.
+pub struct ProcessGateway {
+    /// `http://127.0.0.1:PORT/graphql`
+    pub graphql_url: String,
+    pub sandbox: TestSandbox,
+    child: tokio::process::Child,
+    directory: std::path::PathBuf,
+}
+
+/// Starts `contact-gateway serve` with every source of a fresh sandbox
+/// configured, and `extra_toml` appended to its configuration file.
+pub async fn spawn_gateway_process(extra_toml: &str) -> ProcessGateway {
+    use tokio::io::AsyncBufReadExt;
+    let sandbox = spawn_sandbox().await;
+    let directory = std::env::temp_dir().join(format!(
+        "contact-gateway-process-{}-{}",
+        std::process::id(),
+        sandbox.url.rsplit(':').next().expect("port")
+    ));
+    std::fs::create_dir_all(&directory).expect("temp dir");
+    let path = directory.join("gateway.toml");
+    let config = format!(
+        "listen = \"127.0.0.1:0\"\n{extra_toml}\n\
+         [sources.opentoclose]\nbase_url = \"{}\"\napi_token_env = \"T_OTC\"\n\
+         [sources.djangocrm]\nbase_url = \"{}\"\ntoken_env = \"T_DJ\"\norganization_id_env = \"T_DJ_ORG\"\n\
+         [sources.winnerr]\nbase_url = \"{}\"\ntoken_env = \"T_WIN\"\n\
+         [sources.spark]\nbase_url = \"{}\"\ntoken_env = \"T_SPARK\"\nuser_agent = \"{}\"\n",
+        sandbox.base("opentoclose"),
+        sandbox.base("djangocrm"),
+        sandbox.base("winnerr"),
+        sandbox.base("spark"),
+        sandbox.credential("spark", "user_agent"),
+    );
+    std::fs::write(&path, config).expect("config file");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+        .args(["serve", "--config", path.to_str().expect("path")])
+        .env("T_OTC", sandbox.credential("opentoclose", "api_token"))
+        .env("T_DJ", sandbox.credential("djangocrm", "token"))
+        .env(
+            "T_DJ_ORG",
+            sandbox.credential("djangocrm", "organization_id"),
+        )
+        .env("T_WIN", sandbox.credential("winnerr", "token"))
+        .env("T_SPARK", sandbox.credential("spark", "token"))
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start contact-gateway serve");
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let graphql_url = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("stdout line") {
+            if let Some(url) = line.strip_prefix("GraphiQL: ") {
+                return url.to_string();
+            }
+        }
+        panic!("contact-gateway serve ended without printing its address");
+    })
+    .await
+    .expect("the gateway never printed its address");
+    ProcessGateway {
+        graphql_url,
+        sandbox,
+        child,
+        directory,
+    }
+}
+
+impl ProcessGateway {
+    /// The gateway process's peak resident set size so far, in bytes
+    /// (`VmHWM` in `/proc/PID/status`).
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("the gateway is running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmHWM:"))
+            .expect("VmHWM line");
+        let kib: u64 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|value| value.parse().ok())
+            .expect("VmHWM value");
+        kib * 1024
+    }
+}
+
+impl Drop for ProcessGateway {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.directory).ok();
+    }
+}
+
+/// Sends `head` and then up to `body_bytes` of body in 64 KiB writes
+/// (chunk-framed when `chunked`), stopping when the server stops reading;
+/// returns the answer's text. For bodies no ordinary client would finish
+/// sending.
+pub async fn send_raw(url: &str, head: String, chunked: bool, body_bytes: usize) -> String {
+    send_raw_with_prefix(url, head, "", chunked, body_bytes).await
+}
+
+/// Like [`send_raw`], with `prefix` as the body's first bytes.
+pub async fn send_raw_with_prefix(
+    url: &str,
+    head: String,
+    prefix: &str,
+    chunked: bool,
+    body_bytes: usize,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = url
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host and port");
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    if !prefix.is_empty() {
+        let framed = if chunked {
+            format!("{:x}\r\n{prefix}\r\n", prefix.len())
+        } else {
+            prefix.to_string()
+        };
+        stream
+            .write_all(framed.as_bytes())
+            .await
+            .expect("body prefix");
+    }
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut sent = prefix.len();
+    while sent < body_bytes {
+        let written = if chunked {
+            let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+            framed.extend_from_slice(&chunk);
+            framed.extend_from_slice(b"\r\n");
+            stream.write_all(&framed).await
+        } else {
+            stream.write_all(&chunk).await
+        };
+        if written.is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}

@@ -4,7 +4,10 @@
 mod gateway_activities;
 mod gateway_cache;
 mod gateway_djangocrm;
+mod gateway_edge;
+mod gateway_estimate;
 mod gateway_federation;
+mod gateway_hostile;
 mod gateway_http;
 mod gateway_opentoclose;
 mod gateway_operations;
@@ -12,6 +15,7 @@ mod gateway_properties;
 mod gateway_spark;
 mod gateway_winnerr;
 mod helpers;
+mod http_audit;
 mod sandbox_control;
 mod sandbox_djangocrm;
 mod sandbox_opentoclose;

@@ -13,7 +13,12 @@ fn schema_graphql_is_up_to_date() {
 
 #[tokio::test]
 async fn every_type_and_field_has_a_description() {
-    let schema = contact_gateway::graphql::build_schema(&Default::default(), Default::default());
+    let schema = contact_gateway::graphql::build_schema(
+        &Default::default(),
+        &Default::default(),
+        &Default::default(),
+        Default::default(),
+    );
     let response = schema
         .execute("{ __schema { types { name description fields { name description args { name description } } enumValues { name description } inputFields { name description } } } }")
         .await;

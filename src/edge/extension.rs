@@ -1,0 +1,353 @@
+//! The part of the edge that runs inside async-graphql, as an extension:
+//! it sees the parsed operation before validation and records how far a
+//! request got, so the HTTP layer can answer with the status GraphQL over
+//! HTTP gives that stage.
+//!
+//! Per request the HTTP layer puts a [`RequestOutcome`] in the request data.
+//! The hooks, in the order async-graphql calls them:
+//! - `prepare_request`: gives the errors of the automatic persisted query
+//!   extension (registered after this one, so run inside this hook) codes;
+//! - `parse_query`: after parsing, walks the document against the cost
+//!   limits (`cost.rs`) and refuses a mutation sent over GET;
+//!   It also estimates the operation's upstream requests (`estimate.rs`);
+//! - `validation`: gives async-graphql's validation errors (its depth and
+//!   complexity limits among them) their codes, and refuses a valid
+//!   operation whose estimate passes the ceiling (`UPSTREAM_BUDGET_EXCEEDED`);
+//! - `execute`: answers a dry run with the estimate instead of running;
+//!   otherwise marks the request as executed, and gives any error a
+//!   resolver raised without a code one.
+//!
+//! Everything before `execute` is a request error: no `data` entry, status
+//! 400 under `application/graphql-response+json`.
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextValidation,
+};
+use async_graphql::parser::types::{
+    ExecutableDocument, OperationDefinition, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use axum::http::StatusCode;
+
+use super::cost::{check_document, CostLimits};
+use super::error::{
+    codes, execution_code, has_code, parse_code, persisted_query_code, refusal, validation_code,
+    with_code,
+};
+use super::estimate::{estimate, EstimateSettings, UpstreamEstimate};
+
+/// How far one request got through async-graphql, and what the edge
+/// decided about it.
+#[derive(Debug)]
+pub struct RequestOutcome {
+    /// Whether the request came over GET (which may only read).
+    pub over_get: bool,
+    /// The `operationName` parameter.
+    pub operation_name: Option<String>,
+    /// Whether introspection is allowed (`[graphql] introspection`).
+    pub introspection: bool,
+    /// Whether the client asked for the estimate only.
+    pub dry_run: bool,
+    state: Mutex<OutcomeState>,
+}
+
+#[derive(Debug, Default)]
+struct OutcomeState {
+    stage: Stage,
+    /// A status other than the media type's default for a request error.
+    refusal_status: Option<StatusCode>,
+    /// The upstream estimate of the selected operation.
+    estimate: Option<UpstreamEstimate>,
+}
+
+/// How far a request got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stage {
+    /// Not yet parsed (or refused before parsing).
+    #[default]
+    Received,
+    /// Parsed and accepted by the edge's checks.
+    Parsed,
+    /// Valid against the schema.
+    Validated,
+    /// Handed to the resolvers.
+    Executed,
+    /// Valid, estimated and not run, as the client asked.
+    DryRun,
+}
+
+impl RequestOutcome {
+    pub fn new(
+        over_get: bool,
+        operation_name: Option<String>,
+        introspection: bool,
+        dry_run: bool,
+    ) -> Self {
+        Self {
+            over_get,
+            operation_name,
+            introspection,
+            dry_run,
+            state: Mutex::new(OutcomeState::default()),
+        }
+    }
+
+    /// How far the request got.
+    pub fn stage(&self) -> Stage {
+        self.lock().stage
+    }
+
+    /// The status the edge chose for a refusal, if not the default.
+    pub fn refusal_status(&self) -> Option<StatusCode> {
+        self.lock().refusal_status
+    }
+
+    /// The upstream estimate of the selected operation, once parsed.
+    pub fn estimate(&self) -> Option<UpstreamEstimate> {
+        self.lock().estimate.clone()
+    }
+
+    fn set_estimate(&self, estimate: UpstreamEstimate) {
+        self.lock().estimate = Some(estimate);
+    }
+
+    fn set_stage(&self, stage: Stage) {
+        self.lock().stage = stage;
+    }
+
+    fn refuse_with_status(&self, status: StatusCode) {
+        self.lock().refusal_status = Some(status);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutcomeState> {
+        // The state is plain data written in one statement; a panic while
+        // it is held cannot leave it half-written.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The operation a request runs: the one named, or the only one.
+pub fn selected_operation<'a>(
+    document: &'a ExecutableDocument,
+    operation_name: Option<&str>,
+) -> Option<&'a OperationDefinition> {
+    let mut operations = document.operations.iter();
+    match operation_name {
+        Some(name) => operations
+            .find(|(candidate, _)| candidate.is_some_and(|candidate| candidate.as_str() == name))
+            .map(|(_, operation)| &operation.node),
+        None => {
+            let (_, first) = operations.next()?;
+            operations.next().is_none().then_some(&first.node)
+        }
+    }
+}
+
+/// Whether any selection of the document, in an operation or a fragment,
+/// is `__schema` or `__type`. Each selection set is visited once, where it
+/// is written: fragments are not expanded.
+fn selects_introspection(document: &ExecutableDocument) -> bool {
+    let mut pending: Vec<&SelectionSet> = document
+        .operations
+        .iter()
+        .map(|(_, operation)| &operation.node.selection_set.node)
+        .chain(
+            document
+                .fragments
+                .values()
+                .map(|fragment| &fragment.node.selection_set.node),
+        )
+        .collect();
+    while let Some(selection_set) = pending.pop() {
+        for selection in &selection_set.items {
+            match &selection.node {
+                Selection::Field(field) => {
+                    if matches!(field.node.name.node.as_str(), "__schema" | "__type") {
+                        return true;
+                    }
+                    pending.push(&field.node.selection_set.node);
+                }
+                Selection::InlineFragment(fragment) => {
+                    pending.push(&fragment.node.selection_set.node)
+                }
+                Selection::FragmentSpread(_) => {}
+            }
+        }
+    }
+    false
+}
+
+/// The extension factory, registered on the schema.
+#[derive(Debug)]
+pub struct EdgeExtension {
+    settings: Arc<EdgeExtensionSettings>,
+}
+
+/// What the extension checks against.
+#[derive(Debug)]
+pub struct EdgeExtensionSettings {
+    pub limits: CostLimits,
+    pub estimate: EstimateSettings,
+    /// `[limits] max_upstream_requests`.
+    pub max_upstream_requests: u64,
+}
+
+impl EdgeExtension {
+    pub fn new(settings: EdgeExtensionSettings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+impl ExtensionFactory for EdgeExtension {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(EdgeChecks {
+            settings: Arc::clone(&self.settings),
+        })
+    }
+}
+
+/// The extension's per-request instance.
+struct EdgeChecks {
+    settings: Arc<EdgeExtensionSettings>,
+}
+
+#[async_trait::async_trait]
+impl Extension for EdgeChecks {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        next.run(ctx, request).await.map_err(|mut error| {
+            if !has_code(&error) {
+                let code = persisted_query_code(&error);
+                with_code(&mut error, code);
+            }
+            error
+        })
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let document = next.run(ctx, query, variables).await.map_err(|mut error| {
+            if !has_code(&error) {
+                let code = parse_code(&error);
+                with_code(&mut error, code);
+            }
+            error
+        })?;
+        // The HTTP edge walked the text it was sent; a persisted query's
+        // document was walked when it was first sent, and is walked again
+        // here with this request's variables, before validation.
+        check_document(&document, variables, &self.settings.limits)
+            .map_err(|error| refusal(error.to_string(), error.code()))?;
+        let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() else {
+            // A request that did not come through the HTTP edge (a test
+            // calling the schema directly) has nothing more to check here.
+            return Ok(document);
+        };
+        let operation = selected_operation(&document, outcome.operation_name.as_deref());
+        if outcome.over_get && operation.is_some_and(|o| o.ty == OperationType::Mutation) {
+            outcome.refuse_with_status(StatusCode::METHOD_NOT_ALLOWED);
+            return Err(refusal(
+                "mutations are only accepted over POST",
+                codes::METHOD_NOT_ALLOWED,
+            ));
+        }
+        if !outcome.introspection && selects_introspection(&document) {
+            return Err(refusal(
+                "introspection is disabled on this endpoint",
+                codes::INTROSPECTION_DISABLED,
+            ));
+        }
+        if let Some(operation) = operation {
+            outcome.set_estimate(estimate(
+                &document,
+                operation,
+                variables,
+                &self.settings.estimate,
+            ));
+        }
+        outcome.set_stage(Stage::Parsed);
+        Ok(document)
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await.map_err(|mut errors| {
+            for error in errors.iter_mut().filter(|error| !has_code(error)) {
+                let code = validation_code(error);
+                with_code(error, code);
+            }
+            errors
+        })?;
+        if let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() {
+            if let Some(estimate) = outcome.estimate() {
+                let ceiling = self.settings.max_upstream_requests;
+                let over = estimate.over(ceiling);
+                if !over.is_empty() && !outcome.dry_run {
+                    let names: Vec<&str> = over.iter().map(|source| source.as_str()).collect();
+                    let mut error = refusal(
+                        format!(
+                            "this operation is estimated to send more than {ceiling} upstream requests to {}; ask for fewer records or fewer nested lists",
+                            names.join(", ")
+                        ),
+                        codes::UPSTREAM_BUDGET_EXCEEDED,
+                    );
+                    if let Some(extensions) = error.extensions.as_mut() {
+                        extensions.set(
+                            "upstreamCallEstimate",
+                            estimate.to_value(&self.settings.estimate.sources),
+                        );
+                    }
+                    return Err(vec![error]);
+                }
+            }
+            outcome.set_stage(Stage::Validated);
+        }
+        Ok(result)
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        if let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() {
+            if outcome.dry_run {
+                outcome.set_stage(Stage::DryRun);
+                let estimate = outcome.estimate().unwrap_or_default();
+                return Response::new(async_graphql::Value::Null)
+                    .extension(
+                        "upstreamCallEstimate",
+                        estimate.to_value(&self.settings.estimate.sources),
+                    )
+                    .extension("dryRun", async_graphql::Value::Boolean(true));
+            }
+            outcome.set_stage(Stage::Executed);
+        }
+        let mut response = next.run(ctx, operation_name).await;
+        for error in response.errors.iter_mut().filter(|error| !has_code(error)) {
+            let code = execution_code(error);
+            with_code(error, code);
+        }
+        response
+    }
+}

@@ -1,0 +1,339 @@
+//! The HTTP edge: everything between a request's bytes and an
+//! `async_graphql::Request`, and between the GraphQL answer and its HTTP
+//! status, as GraphQL over HTTP (the current draft) specifies them.
+//!
+//! A request to `/graphql` passes, in order:
+//! 1. CORS (`cors.rs`, tower-http's `CorsLayer`, outermost, so every answer
+//!    carries the headers an allowed origin needs) and the body limit
+//!    (tower-http's `RequestBodyLimitLayer`: a declared length above the
+//!    limit is refused at once; [`params::read_body`] stops reading an
+//!    undeclared one at the limit);
+//! 2. content negotiation (`negotiate.rs`): the answer's media type;
+//! 3. the method and content type: POST bodies only as `application/json`
+//!    (415 otherwise), GET for queries only;
+//! 4. CSRF prevention (`csrf.rs`): a request a browser could send
+//!    cross-site without a preflight is refused;
+//! 5. the parameters (`params.rs`): their types, no batches; the query
+//!    text's length and tokens (`cost.rs`);
+//! 6. inside async-graphql (`extension.rs`): the cost limits on the parsed
+//!    document (`cost.rs`), fragments expanded; a mutation over GET is 405;
+//!    the upstream estimate (`estimate.rs`) against its ceiling, or, for a
+//!    dry run (`x-graphql-dry-run: true` or `extensions.dryRun`), as the
+//!    whole answer;
+//!    introspection, when switched off, is refused.
+//!
+//! [`Edge::finish`] then gives the answer its status and content type: a
+//! request error (the operation never ran) has no `data` entry and is 400
+//! under `application/graphql-response+json`, 200 under `application/json`.
+//!
+//! **Architecture Invariant:** every answer the edge writes, refusals
+//! included, is GraphQL-shaped JSON whose errors carry `extensions.code`.
+
+pub mod cors;
+pub mod cost;
+pub mod csrf;
+pub mod error;
+pub mod estimate;
+pub mod extension;
+pub mod negotiate;
+pub mod params;
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use self::cost::{check_document, check_query_text, CostLimits};
+use self::csrf::CsrfPrevention;
+use self::error::EdgeError;
+pub use self::extension::{EdgeExtension, EdgeExtensionSettings, RequestOutcome, Stage};
+use self::negotiate::{negotiate, ResponseMediaType};
+use self::params::GraphqlParams;
+use crate::config::GatewayConfig;
+
+/// A GraphQL request that has passed the edge, ready to execute.
+pub struct GraphQLRequest(pub async_graphql::Request);
+
+impl GraphQLRequest {
+    /// The request for the schema.
+    pub fn into_inner(self) -> async_graphql::Request {
+        self.0
+    }
+}
+
+/// What the edge needs after execution to write the answer.
+pub struct PendingAnswer {
+    media_type: ResponseMediaType,
+    outcome: Arc<RequestOutcome>,
+}
+
+/// The edge's settings, built once from the configuration.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    csrf: CsrfPrevention,
+    cost_limits: CostLimits,
+    max_request_body_bytes: usize,
+    graphiql: bool,
+    introspection: bool,
+}
+
+impl Edge {
+    /// Reads the edge's sections of the configuration.
+    pub fn new(config: &GatewayConfig) -> Edge {
+        Edge {
+            csrf: CsrfPrevention::new(&config.csrf),
+            cost_limits: CostLimits::from_limits(&config.limits),
+            max_request_body_bytes: config.limits.max_request_body_bytes,
+            graphiql: config.graphql.graphiql,
+            introspection: config.graphql.introspection,
+        }
+    }
+
+    /// The largest body `/graphql` reads.
+    pub fn max_request_body_bytes(&self) -> usize {
+        self.max_request_body_bytes
+    }
+
+    /// Whether `/graphql` serves GraphiQL to a browser.
+    pub fn serves_graphiql(&self) -> bool {
+        self.graphiql
+    }
+
+    /// The headers a client may send to pass the CSRF check, which CORS
+    /// preflights must therefore allow.
+    pub fn csrf_headers(&self) -> &[axum::http::HeaderName] {
+        self.csrf.required_headers()
+    }
+
+    /// Checks a POST and reads its body into a GraphQL request; a refusal is
+    /// the answer to send.
+    pub async fn accept_post(
+        &self,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> Result<(GraphQLRequest, PendingAnswer), Box<Response>> {
+        let media_type =
+            negotiate(headers).map_err(|e| e.into_response(ResponseMediaType::Json))?;
+        let refuse = |error: EdgeError| Box::new(error.into_response(media_type));
+        require_json_content_type(headers).map_err(refuse)?;
+        self.csrf.check(headers).map_err(refuse)?;
+        let body = params::read_body(body, self.max_request_body_bytes)
+            .await
+            .map_err(refuse)?;
+        let params = GraphqlParams::from_json(&body).map_err(refuse)?;
+        drop(body);
+        self.request(params, false, dry_run_header(headers), media_type)
+            .map_err(refuse)
+    }
+
+    /// Checks a GET and reads its query string into a GraphQL request.
+    pub fn accept_get(
+        &self,
+        headers: &HeaderMap,
+        query_string: Option<&str>,
+    ) -> Result<(GraphQLRequest, PendingAnswer), Box<Response>> {
+        let media_type =
+            negotiate(headers).map_err(|e| e.into_response(ResponseMediaType::Json))?;
+        let refuse = |error: EdgeError| Box::new(error.into_response(media_type));
+        self.csrf.check(headers).map_err(refuse)?;
+        let params = GraphqlParams::from_query_string(query_string).map_err(refuse)?;
+        self.request(params, true, dry_run_header(headers), media_type)
+            .map_err(refuse)
+    }
+
+    fn request(
+        &self,
+        params: GraphqlParams,
+        over_get: bool,
+        dry_run_header: bool,
+        media_type: ResponseMediaType,
+    ) -> Result<(GraphQLRequest, PendingAnswer), EdgeError> {
+        let dry_run = dry_run_header
+            || params
+                .extensions
+                .as_ref()
+                .is_some_and(|extensions| extensions.get("dryRun") == Some(&true.into()));
+        // A persisted query's hash may stand for the query; the persisted
+        // query extension answers whether it knows it.
+        let persisted = params
+            .extensions
+            .as_ref()
+            .is_some_and(|extensions| extensions.contains_key("persistedQuery"));
+        let query = match params.query {
+            Some(query) => query,
+            None if persisted => String::new(),
+            None => return Err(EdgeError::MissingQuery),
+        };
+        check_query_text(&query, &self.cost_limits)?;
+        let variables = async_graphql::Variables::from_json(serde_json::Value::Object(
+            params.variables.unwrap_or_default(),
+        ));
+        // The document is walked here, before async-graphql sees it:
+        // async-graphql's own nesting check, which runs as it parses,
+        // expands every fragment spread, so a fan-out of fragments must be
+        // refused first. A document that does not parse is left to
+        // async-graphql, which reports where.
+        if let Ok(document) = async_graphql::parser::parse_query(&query) {
+            check_document(&document, &variables, &self.cost_limits)?;
+        }
+        let outcome = Arc::new(RequestOutcome::new(
+            over_get,
+            params.operation_name.clone(),
+            self.introspection,
+            dry_run,
+        ));
+        let mut request = async_graphql::Request::new(query);
+        if let Some(name) = params.operation_name {
+            request = request.operation_name(name);
+        }
+        request = request.variables(variables);
+        for (name, value) in params.extensions.into_iter().flatten() {
+            if let Ok(value) = async_graphql::Value::from_json(value) {
+                request.extensions.0.insert(name, value);
+            }
+        }
+        if !self.introspection {
+            // The extension refuses introspection with a code; this keeps
+            // async-graphql from answering it should a check be missed.
+            request = request.disable_introspection();
+        }
+        let request = request.data(Arc::clone(&outcome));
+        Ok((
+            GraphQLRequest(request),
+            PendingAnswer {
+                media_type,
+                outcome,
+            },
+        ))
+    }
+}
+
+impl PendingAnswer {
+    /// Gives the executed request's answer its status, content type and
+    /// shape: a request error loses its `data` entry.
+    pub async fn finish(self, answer: Response) -> Response {
+        let (mut parts, body) = answer.into_parts();
+        parts
+            .headers
+            .insert(header::CONTENT_TYPE, self.media_type.header_value());
+        let stage = self.outcome.stage();
+        if stage == Stage::Executed || !parts.status.is_success() {
+            return Response::from_parts(parts, body);
+        }
+        // The operation never ran: the body is a short list of errors.
+        let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+            return EdgeError::BodyUnreadable.into_response(self.media_type);
+        };
+        let mut value: serde_json::Value = match serde_json::from_slice(&bytes) {
+            Ok(value) => value,
+            Err(_) => return Response::from_parts(parts, Body::from(bytes)),
+        };
+        if stage == Stage::DryRun {
+            // A dry run has no `data`: the operation did not run.
+            if let Some(object) = value.as_object_mut() {
+                object.remove("data");
+            }
+            parts.headers.remove(header::CONTENT_LENGTH);
+            let bytes = serde_json::to_vec(&value).unwrap_or_default();
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+        if value.get("errors").is_none() {
+            return Response::from_parts(parts, Body::from(bytes));
+        }
+        if let Some(object) = value.as_object_mut() {
+            object.remove("data");
+            // Errors async-graphql raises between validation and execution
+            // (an operation name that is missing or names nothing) have no code.
+            for error in object
+                .get_mut("errors")
+                .and_then(|errors| errors.as_array_mut())
+                .into_iter()
+                .flatten()
+            {
+                if error.pointer("/extensions/code").is_none() {
+                    error["extensions"]["code"] = error::codes::BAD_REQUEST.into();
+                }
+            }
+        }
+        parts.status = match (self.outcome.refusal_status(), self.media_type) {
+            (Some(status), _) => status,
+            (None, ResponseMediaType::GraphqlResponseJson) => StatusCode::BAD_REQUEST,
+            (None, ResponseMediaType::Json) => StatusCode::OK,
+        };
+        if parts.status == StatusCode::METHOD_NOT_ALLOWED {
+            parts
+                .headers
+                .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        parts.headers.remove(header::CACHE_CONTROL);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        let bytes = serde_json::to_vec(&value).unwrap_or_default();
+        Response::from_parts(parts, Body::from(bytes))
+    }
+}
+
+/// The header a client sends to have an operation estimated, not run.
+pub const DRY_RUN_HEADER: &str = "x-graphql-dry-run";
+
+/// Whether the request asks for a dry run by header (`true` or `1`).
+fn dry_run_header(headers: &HeaderMap) -> bool {
+    headers
+        .get(DRY_RUN_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("true") || value == "1")
+}
+
+/// Refuses a POST whose body is not declared as `application/json` (UTF-8).
+fn require_json_content_type(headers: &HeaderMap) -> Result<(), EdgeError> {
+    let value = headers.get(header::CONTENT_TYPE);
+    let text = value.and_then(|value| value.to_str().ok()).unwrap_or("");
+    let mut parts = text.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    let charset_ok = parts.all(|parameter| match parameter.split_once('=') {
+        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+            let value = value.trim().trim_matches('"');
+            value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8")
+        }
+        _ => true,
+    });
+    if essence.eq_ignore_ascii_case("application/json") && charset_ok {
+        return Ok(());
+    }
+    Err(EdgeError::UnsupportedMediaType {
+        content_type: match value {
+            None => "no Content-Type".into(),
+            Some(_) if text.is_empty() => "an unreadable Content-Type".into(),
+            Some(_) => text.to_string(),
+        },
+    })
+}
+
+/// The answer to a method `/graphql` does not serve.
+pub async fn method_not_allowed(method: Method) -> Response {
+    EdgeError::MethodNotAllowed {
+        method: method.to_string(),
+        allow: "GET, POST",
+    }
+    .into_response(ResponseMediaType::Json)
+}
+
+/// The answer to a path the gateway does not serve.
+pub async fn not_found() -> Response {
+    EdgeError::NotFound.into_response(ResponseMediaType::Json)
+}
+
+/// Rewrites the body limit layer's bare 413 (sent when a declared length
+/// is over the limit, before the handler runs) as a GraphQL-shaped error.
+pub async fn payload_too_large_as_json(limit: usize, response: Response) -> Response {
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
+        && !response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.contains("json"))
+    {
+        return EdgeError::PayloadTooLarge { limit }.into_response(ResponseMediaType::Json);
+    }
+    response.into_response()
+}
