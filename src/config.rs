@@ -63,6 +63,12 @@
 //! timeout_ms = 5000
 //! max_concurrent_requests = 16
 //!
+//! [sources.opentoclose.retry]   # reads only; writes are never retried
+//! max_retries = 2
+//! backoff_ms = 25
+//! max_wait_ms = 1000
+//! budget_ratio = 0.2
+//!
 //! [sources.djangocrm]
 //! base_url = "http://127.0.0.1:9000/djangocrm/api"
 //! token_env = "DJANGOCRM_TOKEN"
@@ -540,6 +546,55 @@ pub struct Transport {
     pub timeout_ms: u64,
     #[serde(default = "default_concurrency")]
     pub max_concurrent_requests: usize,
+    /// How reads that failed in a way worth trying again are retried.
+    #[serde(default)]
+    pub retry: RetrySettings,
+}
+
+/// Retries of reads (`[sources.*.retry]`). Only GETs are retried, and only
+/// after a connection failure, a broken answer, or a 429, 502, 503 or 504.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetrySettings {
+    /// Attempts after the first; 0 turns retries off.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// The first backoff's upper bound; each retry doubles it, and the wait
+    /// is drawn uniformly below it (full jitter).
+    #[serde(default = "default_retry_backoff_ms")]
+    pub backoff_ms: u64,
+    /// The longest wait before a retry, a `Retry-After` included: an
+    /// upstream that asks for longer gets its answer passed on instead.
+    #[serde(default = "default_retry_max_wait_ms")]
+    pub max_wait_ms: u64,
+    /// Retries may be at most this share of recent requests (plus a small
+    /// reserve), so that a struggling upstream is not sent more work.
+    #[serde(default = "default_retry_budget_ratio")]
+    pub budget_ratio: f64,
+}
+
+fn default_max_retries() -> u32 {
+    2
+}
+fn default_retry_backoff_ms() -> u64 {
+    25
+}
+fn default_retry_max_wait_ms() -> u64 {
+    1_000
+}
+fn default_retry_budget_ratio() -> f64 {
+    0.2
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        Self {
+            max_retries: default_max_retries(),
+            backoff_ms: default_retry_backoff_ms(),
+            max_wait_ms: default_retry_max_wait_ms(),
+            budget_ratio: default_retry_budget_ratio(),
+        }
+    }
 }
 
 fn default_timeout_ms() -> u64 {
@@ -604,6 +659,7 @@ pub struct SourceConfig {
     pub base_url: String,
     pub timeout: Duration,
     pub max_concurrent_requests: usize,
+    pub retry: RetrySettings,
     pub credentials: SourceCredentials,
 }
 
@@ -769,6 +825,11 @@ fn source(
             "sources.{kind}.base_url must start with http:// or https://"
         )));
     }
+    if !(0.0..=1.0).contains(&transport.retry.budget_ratio) {
+        return Err(ConfigError::Invalid(format!(
+            "sources.{kind}.retry.budget_ratio must be between 0 and 1"
+        )));
+    }
     if transport.max_concurrent_requests == 0 || transport.timeout_ms == 0 {
         return Err(ConfigError::Invalid(format!(
             "sources.{kind}: timeout_ms and max_concurrent_requests must be at least 1"
@@ -779,6 +840,7 @@ fn source(
         base_url,
         timeout: Duration::from_millis(transport.timeout_ms),
         max_concurrent_requests: transport.max_concurrent_requests,
+        retry: transport.retry,
         credentials,
     })
 }

@@ -28,6 +28,7 @@ pub fn gateway_config(
         base_url: format!("{sandbox_url}{path}"),
         timeout: Duration::from_secs(10),
         max_concurrent_requests: 16,
+        retry: crate::config::RetrySettings::default(),
         credentials,
     };
     GatewayConfig {

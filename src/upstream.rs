@@ -27,7 +27,7 @@ use crate::cache::{
     CacheKey, Change, Directive, Fetched, Fingerprint, Freshness, Resource, ResponseCache, Share,
     Stamp, Tag,
 };
-use crate::config::{CacheSettings, Secret, SourceConfig};
+use crate::config::{CacheSettings, RetrySettings, Secret, SourceConfig};
 use crate::domain::SourceKind;
 
 /// A credential to attach to a request.
@@ -166,6 +166,67 @@ struct Endpoint {
     /// How many writes (anything but GET and HEAD) have finished, failed or
     /// been abandoned; see [`Upstream::write_generation`].
     writes: AtomicU64,
+    retry: RetrySettings,
+    /// The retry budget: each read adds `budget_ratio`, each retry takes one.
+    retry_tokens: std::sync::Mutex<f64>,
+    /// How many retries have been sent (for tests and metrics).
+    retries: AtomicU64,
+}
+
+/// The retry budget's reserve: retries a quiet source may spend at once.
+const RETRY_RESERVE: f64 = 10.0;
+
+impl Endpoint {
+    /// Adds a read's share to the retry budget.
+    fn deposit(&self) {
+        let mut tokens = self.retry_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        *tokens = (*tokens + self.retry.budget_ratio).min(RETRY_RESERVE);
+    }
+
+    /// Takes one retry from the budget, when it holds one.
+    fn withdraw(&self) -> bool {
+        let mut tokens = self.retry_tokens.lock().unwrap_or_else(|e| e.into_inner());
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The wait before retry number `attempt` (0 for the first): drawn
+    /// uniformly below the doubled backoff (full jitter), so that callers
+    /// that failed together do not come back together.
+    fn backoff(&self, attempt: u32) -> Duration {
+        let ceiling = self
+            .retry
+            .backoff_ms
+            .saturating_mul(1u64 << attempt.min(16))
+            .min(self.retry.max_wait_ms);
+        Duration::from_millis(jitter(ceiling.saturating_add(1)))
+    }
+}
+
+/// A number below `bound`, from a per-thread xorshift generator seeded by the
+/// clock; backoff only needs spread, not unpredictability.
+fn jitter(bound: u64) -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0x9e37_79b9_7f4a_7c15, |d| d.as_nanos() as u64)
+                | 1,
+        );
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        x % bound.max(1)
+    })
 }
 
 /// Counts a write as finished when dropped, and reports what it may have
@@ -232,6 +293,9 @@ impl Upstream {
                         permits: Arc::new(Semaphore::new(source.max_concurrent_requests)),
                         sent: AtomicU64::new(0),
                         writes: AtomicU64::new(0),
+                        retry: source.retry,
+                        retry_tokens: std::sync::Mutex::new(RETRY_RESERVE),
+                        retries: AtomicU64::new(0),
                     }),
                 )
             })
@@ -394,9 +458,21 @@ impl Upstream {
             .map_or(0, |endpoint| endpoint.writes.load(Ordering::Acquire))
     }
 
+    /// How many retries have been sent to `source` (for tests and metrics).
+    pub fn retry_count(&self, source: SourceKind) -> u64 {
+        self.endpoints
+            .get(&source)
+            .map_or(0, |endpoint| endpoint.retries.load(Ordering::Relaxed))
+    }
+
     /// Sends `request` to `source`, waiting for a concurrency permit first. The
-    /// timeout covers the whole exchange, body included, but not the wait for a
+    /// timeout covers each exchange, body included, but not the wait for a
     /// permit.
+    ///
+    /// A GET that failed to connect, broke off, or was answered 429, 502, 503
+    /// or 504 is sent again after a backoff (or the upstream's `Retry-After`),
+    /// at most `retry.max_retries` times and within the source's retry
+    /// budget. Nothing else is retried: a write may have taken effect.
     pub async fn send(
         &self,
         source: SourceKind,
@@ -408,6 +484,38 @@ impl Upstream {
             .ok_or(UpstreamError::NotConfigured {
                 source_kind: source,
             })?;
+        if request.method != Method::GET {
+            return self.send_once(endpoint, source, request).await;
+        }
+        endpoint.deposit();
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(endpoint, source, request.clone()).await;
+            let asked_wait = match &result {
+                Ok(response) if matches!(response.status, 429 | 502 | 503 | 504) => {
+                    response.retry_after.map(Duration::from_secs)
+                }
+                Err(UpstreamError::Connect { .. } | UpstreamError::Interrupted { .. }) => None,
+                _ => return result,
+            };
+            let wait = asked_wait.unwrap_or_else(|| endpoint.backoff(attempt));
+            let too_long = wait > Duration::from_millis(endpoint.retry.max_wait_ms);
+            if attempt >= endpoint.retry.max_retries || too_long || !endpoint.withdraw() {
+                return result;
+            }
+            endpoint.retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    /// One exchange of `request`.
+    async fn send_once(
+        &self,
+        endpoint: &Arc<Endpoint>,
+        source: SourceKind,
+        request: UpstreamRequest,
+    ) -> Result<UpstreamResponse, UpstreamError> {
         let invalid = |message: String| UpstreamError::InvalidRequest {
             source_kind: source,
             message,
@@ -614,6 +722,7 @@ mod tests {
                 base_url,
                 timeout: Duration::from_secs(30),
                 max_concurrent_requests,
+                retry: crate::config::RetrySettings::default(),
                 credentials: SourceCredentials::Winnerr {
                     token: Secret::new("t"),
                 },

@@ -187,7 +187,7 @@ async fn a_failing_upstream_answer_is_not_kept() {
     gateway
         .sandbox
         .configure(
-            json!({ "spark": { "faults": [{ "kind": "http_503", "rate": 1.0, "count": 1 }] } }),
+            json!({ "spark": { "faults": [{ "kind": "html_error", "rate": 1.0, "count": 1 }] } }),
         )
         .await;
     let failed = gateway.graphql(query, json!({})).await;

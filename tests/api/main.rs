@@ -12,6 +12,7 @@ mod gateway_http;
 mod gateway_opentoclose;
 mod gateway_operations;
 mod gateway_properties;
+mod gateway_retries;
 mod gateway_spark;
 mod gateway_winnerr;
 mod helpers;

@@ -679,6 +679,7 @@ mod tests {
             base_url: format!("http://{address}"),
             timeout: std::time::Duration::from_secs(5),
             max_concurrent_requests: 4,
+            retry: crate::config::RetrySettings::default(),
             credentials: crate::config::SourceCredentials::Winnerr {
                 token: crate::config::Secret::new("t"),
             },
