@@ -927,6 +927,21 @@ mod tests {
     }
 
     #[test]
+    fn retry_settings_default_and_read_from_the_source_section() {
+        let config =
+            GatewayConfig::from_toml(FILE, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
+        assert_eq!(config.sources[0].retry, RetrySettings::default());
+        let file =
+            format!("{FILE}\n[sources.winnerr.retry]\nmax_retries = 5\nbudget_ratio = 0.5\n");
+        let config =
+            GatewayConfig::from_toml(&file, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
+        assert_eq!(config.sources[0].retry.max_retries, 5);
+        assert_eq!(config.sources[0].retry.budget_ratio, 0.5);
+        let bad = format!("{FILE}\n[sources.winnerr.retry]\nbudget_ratio = 2.0\n");
+        assert!(GatewayConfig::from_toml(&bad, "bad.toml", &env(&[("W_TOKEN", "x")])).is_err());
+    }
+
+    #[test]
     fn loader_and_cache_settings_default_and_read_from_the_file() {
         let config =
             GatewayConfig::from_toml(FILE, "test.toml", &env(&[("W_TOKEN", "x")])).unwrap();
