@@ -786,4 +786,51 @@ mod tests {
         .expect("the abandoned write is counted");
         assert_eq!(upstream.write_generation(SourceKind::Winnerr), before + 1);
     }
+
+    fn endpoint(retry: RetrySettings) -> Endpoint {
+        Endpoint {
+            base_url: String::new(),
+            timeout: Duration::from_secs(1),
+            permits: Arc::new(Semaphore::new(1)),
+            sent: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            retry,
+            retry_tokens: std::sync::Mutex::new(RETRY_RESERVE),
+            retries: AtomicU64::new(0),
+        }
+    }
+
+    #[test]
+    fn the_retry_budget_allows_the_reserve_then_a_share_of_reads() {
+        let endpoint = endpoint(RetrySettings {
+            budget_ratio: 0.5,
+            ..RetrySettings::default()
+        });
+        for _ in 0..10 {
+            assert!(endpoint.withdraw());
+        }
+        assert!(!endpoint.withdraw(), "the reserve is spent");
+        endpoint.deposit();
+        assert!(!endpoint.withdraw(), "half a read buys no retry");
+        endpoint.deposit();
+        assert!(endpoint.withdraw(), "two reads buy one");
+    }
+
+    #[test]
+    fn backoff_is_jittered_below_a_doubling_ceiling_and_the_longest_wait() {
+        let endpoint = endpoint(RetrySettings {
+            backoff_ms: 10,
+            max_wait_ms: 50,
+            ..RetrySettings::default()
+        });
+        for attempt in 0..20 {
+            let ceiling = (10u64 << attempt.min(16)).min(50);
+            for _ in 0..50 {
+                assert!(endpoint.backoff(attempt) <= Duration::from_millis(ceiling));
+            }
+        }
+        let waits: std::collections::HashSet<Duration> =
+            (0..50).map(|_| endpoint.backoff(3)).collect();
+        assert!(waits.len() > 1, "the waits are not spread");
+    }
 }
