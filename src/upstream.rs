@@ -147,6 +147,14 @@ pub enum UpstreamError {
     /// The connection broke before the whole answer arrived.
     #[error("the connection to {source_kind} broke before the answer was complete")]
     Interrupted { source_kind: SourceKind },
+    /// A write was sent but no usable answer came back (a timeout, a
+    /// connection cut after sending, or a proxy's 502 or 504): the upstream
+    /// may or may not have applied it.
+    #[error("{source_kind} did not say whether the write took effect; read the record before trying again")]
+    OutcomeUnknown {
+        source_kind: SourceKind,
+        upstream_status: Option<u16>,
+    },
     /// The source is not configured in this gateway.
     #[error("{source_kind} is not configured")]
     NotConfigured { source_kind: SourceKind },
@@ -485,7 +493,19 @@ impl Upstream {
                 source_kind: source,
             })?;
         if request.method != Method::GET {
-            return self.send_once(endpoint, source, request).await;
+            let outcome_unknown = |upstream_status| UpstreamError::OutcomeUnknown {
+                source_kind: source,
+                upstream_status,
+            };
+            return match self.send_once(endpoint, source, request).await {
+                Err(UpstreamError::Timeout { .. } | UpstreamError::Interrupted { .. }) => {
+                    Err(outcome_unknown(None))
+                }
+                Ok(response) if matches!(response.status, 502 | 504) => {
+                    Err(outcome_unknown(Some(response.status)))
+                }
+                other => other,
+            };
         }
         endpoint.deposit();
         let mut attempt = 0;

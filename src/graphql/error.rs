@@ -22,6 +22,8 @@ pub mod codes {
     pub const UPSTREAM_ERROR: &str = "UPSTREAM_ERROR";
     pub const UPSTREAM_UNAVAILABLE: &str = "UPSTREAM_UNAVAILABLE";
     pub const UNSUPPORTED_BY_SOURCE: &str = "UNSUPPORTED_BY_SOURCE";
+    /// A write was sent and no answer said whether it took effect.
+    pub const OUTCOME_UNKNOWN: &str = "OUTCOME_UNKNOWN";
 }
 
 /// Maps a source failure.
@@ -35,6 +37,7 @@ pub fn source_error(error: &SourceError) -> Error {
         SourceError::Unavailable { .. } => codes::UPSTREAM_UNAVAILABLE,
         SourceError::Upstream { .. } => codes::UPSTREAM_ERROR,
         SourceError::Unsupported { .. } => codes::UNSUPPORTED_BY_SOURCE,
+        SourceError::OutcomeUnknown { .. } => codes::OUTCOME_UNKNOWN,
     };
     let field = match error {
         SourceError::BadInput { field, .. } => field.clone(),

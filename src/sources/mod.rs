@@ -258,6 +258,12 @@ pub enum SourceError {
         message: String,
         upstream_status: Option<u16>,
     },
+    /// A write may or may not have taken effect upstream.
+    #[error("{source_kind} did not say whether the write took effect; read the record before trying again")]
+    OutcomeUnknown {
+        source_kind: SourceKind,
+        upstream_status: Option<u16>,
+    },
     /// The source does not offer this operation.
     #[error("{source_kind} does not support {operation}")]
     Unsupported {
@@ -277,7 +283,8 @@ impl SourceError {
             | SourceError::Forbidden { source_kind, .. }
             | SourceError::Unavailable { source_kind, .. }
             | SourceError::Upstream { source_kind, .. }
-            | SourceError::Unsupported { source_kind, .. } => *source_kind,
+            | SourceError::Unsupported { source_kind, .. }
+            | SourceError::OutcomeUnknown { source_kind, .. } => *source_kind,
         }
     }
 
@@ -291,6 +298,9 @@ impl SourceError {
                 upstream_status, ..
             }
             | SourceError::Upstream {
+                upstream_status, ..
+            }
+            | SourceError::OutcomeUnknown {
                 upstream_status, ..
             } => *upstream_status,
             SourceError::Conflict {
@@ -314,9 +324,16 @@ impl From<UpstreamError> for SourceError {
             | UpstreamError::Connect { source_kind }
             | UpstreamError::Interrupted { source_kind }
             | UpstreamError::NotConfigured { source_kind }
-            | UpstreamError::InvalidRequest { source_kind, .. } => *source_kind,
+            | UpstreamError::InvalidRequest { source_kind, .. }
+            | UpstreamError::OutcomeUnknown { source_kind, .. } => *source_kind,
         };
         match error {
+            UpstreamError::OutcomeUnknown {
+                upstream_status, ..
+            } => SourceError::OutcomeUnknown {
+                source_kind,
+                upstream_status,
+            },
             UpstreamError::InvalidRequest { .. } => SourceError::Upstream {
                 source_kind,
                 message: error.to_string(),

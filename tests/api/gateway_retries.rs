@@ -142,3 +142,37 @@ async fn with_retries_off_a_failed_read_fails() {
     let body = gateway.graphql(&by_id(&ids[0]), json!({})).await;
     assert_eq!(first_code(&body), "UPSTREAM_UNAVAILABLE", "{body}");
 }
+
+#[tokio::test]
+async fn a_write_without_an_answer_is_reported_as_of_unknown_outcome() {
+    let gateway = spawn_gateway_configured(|config| {
+        for source in &mut config.sources {
+            source.timeout = std::time::Duration::from_millis(300);
+        }
+    })
+    .await;
+    let create =
+        "mutation($input: CreateContactInput!) { createContact(input: $input) { contact { id } } }";
+    for (n, kind) in ["hang", "reset"].into_iter().enumerate() {
+        gateway
+            .sandbox
+            .configure(
+                json!({ "winnerr": { "faults": [{ "kind": kind, "rate": 1.0, "count": 1 }] } }),
+            )
+            .await;
+        let email = format!("unknown.{n}@example.com");
+        let body = gateway
+            .graphql(
+                create,
+                json!({"input": {"source": "WINNERR", "firstName": "Maybe", "lastName": "Written", "email": email}}),
+            )
+            .await;
+        assert_eq!(first_code(&body), "OUTCOME_UNKNOWN", "{kind}: {body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["source"], "winnerr",
+            "{body}"
+        );
+    }
+    // Neither write was sent twice.
+    assert_eq!(requests(&gateway, "winnerr", "POST").await, 2);
+}
