@@ -53,7 +53,7 @@
 //!
 //! # Writes
 //! The upstream stores only `first_name`, `last_name`, `email` and `phone`
-//! (seed 000: other fields "may not persist", `name` is rejected), so every
+//! (per the Open To Close Contacts API documentation: other fields "may not persist", `name` is rejected), so every
 //! other input field is refused before any request, naming the field.
 //!
 //! # Secrets
@@ -611,7 +611,7 @@ fn looks_like_email(email: &str) -> bool {
 }
 
 /// The body of a create or partial update: only the fields given, trimmed,
-/// a blank value clearing the field. `name` is never sent (seed 000: it is
+/// a blank value clearing the field. `name` is never sent (per the Open To Close Contacts API documentation: it is
 /// rejected).
 fn write_body(input: &ContactInput) -> Value {
     let body: Map<String, Value> = stored_fields(input)

@@ -23,3 +23,4 @@ mod sandbox_opentoclose;
 mod sandbox_spark;
 mod sandbox_winnerr;
 mod schema;
+mod tidy;

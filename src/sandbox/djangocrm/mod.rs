@@ -1,4 +1,4 @@
-//! Emulator of the Django-CRM contacts API (seed 002), served under `/djangocrm`.
+//! Emulator of the Django-CRM contacts API (per the Django-CRM contact management API documentation), served under `/djangocrm`.
 //!
 //! Endpoints, relative to the prefix:
 //! - `GET /api/contacts/`: filters `name` (first or last name), `city`, `phone`

@@ -1,5 +1,5 @@
 //! `/v1/contacts` and `/v1/contacts/{id}`: list with filters, search and sort;
-//! create, retrieve, partial update and delete (seed 000).
+//! create, retrieve, partial update and delete (per the Open To Close Contacts API documentation).
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};

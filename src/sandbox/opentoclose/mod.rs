@@ -80,7 +80,7 @@
 //!   `title` is required and `status` defaults to `Active`. `PUT` is partial;
 //!   `DELETE` answers 204 and removes the property's contact links.
 //!
-//! # Property contacts (seed 001)
+//! # Property contacts (per the Open To Close Property Contacts API documentation)
 //! - The association object: `id` (the link's own id), `property_id`,
 //!   `contact_id`, `role`, `primary`, `start_date` (`YYYY-MM-DD` or `null`),
 //!   `notes`, plus the nested `contact` and `property` records (*real*).

@@ -1,5 +1,5 @@
 //! `/v1/properties/{id}/contacts[/{contact_id}]`: who plays which role on a
-//! property (seed 001). Every answer nests the full contact and property.
+//! property (per the Open To Close Property Contacts API documentation). Every answer nests the full contact and property.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};

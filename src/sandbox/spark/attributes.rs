@@ -1,4 +1,4 @@
-//! The Spark contact attribute table (seed 004) and the validation of write bodies.
+//! The Spark contact attribute table (per the Spark Platform Contacts service documentation) and the validation of write bodies.
 //!
 //! Everything the emulator knows about an attribute (its type, whether it can be
 //! written, searched or selected, its length limit) lives in [`ATTRIBUTES`], so

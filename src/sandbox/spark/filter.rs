@@ -6,7 +6,7 @@
 //! rejected filter is a [`FilterError`], which the endpoint answers as Spark
 //! code 1040. The grammar follows the public SparkQL reference parser
 //! (`sparkapi/sparkql`) where it is known and the Spark contacts document
-//! (seed 004) for the `DisplayName` wildcard rule.
+//! (per the Spark Platform Contacts service documentation) for the `DisplayName` wildcard rule.
 //!
 //! # Grammar as implemented
 //!
@@ -87,7 +87,7 @@
 //!   Text with wildcards matches the whole value case-insensitively, `*`
 //!   standing for any run of characters. On `DisplayName` a wildcard pattern
 //!   without whitespace is also tried on every whitespace-separated word of
-//!   the name (seed 004: `'Neddy*'` and `'Neder*'` both find
+//!   the name (per the Spark Platform Contacts service documentation: `'Neddy*'` and `'Neder*'` both find
 //!   `Neddy Nederlander`); the whole name is still tried too (*ours*).
 //! - A `TextList` (`Tags`) matches `Eq` when any element matches; `Ne` when
 //!   none does. Text fields holding a number or boolean compare by its JSON
@@ -134,7 +134,7 @@ pub const MAX_NESTING_DEPTH: usize = 2;
 /// The most `*` wildcards one text value may hold.
 pub const MAX_WILDCARDS_PER_VALUE: usize = 3;
 
-/// The attribute whose wildcard patterns apply to each word (seed 004).
+/// The attribute whose wildcard patterns apply to each word (per the Spark Platform Contacts service documentation).
 pub const WORDWISE_WILDCARD_FIELD: &str = "DisplayName";
 
 /// The type of a searchable attribute, which decides the operators it takes.

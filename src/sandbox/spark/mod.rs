@@ -1,4 +1,4 @@
-//! Emulator of the Spark Platform (Flexmls) contacts API, seed 004, served under
+//! Emulator of the Spark Platform (Flexmls) contacts API, per the Spark Platform Contacts service documentation, served under
 //! `/spark`: `/v1/contacts`, `/v1/contacts/unconnected`, `/v1/contacts/tags`,
 //! `/v1/contacts/{Id}` and `/v1/my/contact`, in Spark's `D` envelope.
 //!

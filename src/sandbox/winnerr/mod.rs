@@ -1,4 +1,4 @@
-//! Emulator of the Winnerr real-estate CRM contacts API (seed 003), served
+//! Emulator of the Winnerr real-estate CRM contacts API (per the Winnerr Contacts API documentation), served
 //! under `/winnerr` with the base `/v1`.
 //!
 //! Endpoints: `GET/POST /v1/contacts`, `GET/PUT/DELETE /v1/contacts/{id}`,

@@ -1,4 +1,4 @@
-//! Open To Close properties and property-contact links (seed 001): the
+//! Open To Close properties and property-contact links (per the Open To Close Property Contacts API documentation): the
 //! `/properties` and `/properties/{id}/contacts[/{contact_id}]` routes, their
 //! records, and the mapping of their errors.
 //!

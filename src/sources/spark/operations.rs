@@ -1,4 +1,4 @@
-//! Spark's contact operations beyond create, update and delete (seed 004):
+//! Spark's contact operations beyond create, update and delete (per the Spark Platform Contacts service documentation):
 //! adding tags, transferring a contact to another owner, and the current
 //! user's own contact (`/my/contact`).
 //!

@@ -1,4 +1,4 @@
-//! Winnerr adapter (seed 003): `Authorization: Bearer JWT`, camelCase
+//! Winnerr adapter (per the Winnerr Contacts API documentation): `Authorization: Bearer JWT`, camelCase
 //! records in a `{success, data, pagination}` envelope, keyset-cursor lists
 //! with multi-key sorts, and errors in a `{success: false, error: {...}}`
 //! envelope.

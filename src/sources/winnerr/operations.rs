@@ -1,6 +1,6 @@
 //! Winnerr's contact operations beyond create, update and delete: adding
 //! tags with `POST /contacts/{id}/tags`, and bulk updates with
-//! `PATCH /contacts/bulk` (seed 003).
+//! `PATCH /contacts/bulk` (per the Winnerr Contacts API documentation).
 //!
 //! The bulk endpoint takes at most [`BULK_MAX_IDS`] ids and one `updates`
 //! object applied to all of them, and answers one `{id, success, error}`
