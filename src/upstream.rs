@@ -617,7 +617,7 @@ async fn exchange(
         let response = builder
             .send()
             .await
-            .map_err(|error| classify(source, &error))?;
+            .map_err(|error| classify(source, timeout, &error))?;
         let status = response.status().as_u16();
         let headers = response.headers();
         let retry_after = headers
@@ -661,11 +661,11 @@ async fn exchange(
 }
 
 /// Maps a reqwest error without looking at its URL (which may hold a key).
-fn classify(source: SourceKind, error: &reqwest::Error) -> UpstreamError {
+fn classify(source: SourceKind, timeout: Duration, error: &reqwest::Error) -> UpstreamError {
     if error.is_timeout() {
         UpstreamError::Timeout {
             source_kind: source,
-            timeout_ms: 0,
+            timeout_ms: timeout.as_millis(),
         }
     } else if error.is_connect() {
         UpstreamError::Connect {
