@@ -70,8 +70,9 @@ pub fn build_schema(
         },
     ));
     // Registered after the edge's extension, which therefore sees (and
-    // gives codes to) the errors of persisted-query lookups.
-    if operations.automatic_persisted_queries {
+    // gives codes to) the errors of persisted-query lookups. With only
+    // trusted documents allowed, no other query may be registered.
+    if operations.automatic_persisted_queries && !operations.only_trusted {
         builder
             .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
                 operations.automatic_persisted_queries_capacity.max(1),

@@ -13,6 +13,7 @@ mod gateway_opentoclose;
 mod gateway_operations;
 mod gateway_properties;
 mod gateway_spark;
+mod gateway_trusted;
 mod gateway_winnerr;
 mod helpers;
 mod http_audit;
