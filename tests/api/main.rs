@@ -9,6 +9,7 @@ mod gateway_estimate;
 mod gateway_federation;
 mod gateway_hostile;
 mod gateway_http;
+mod gateway_nulls;
 mod gateway_opentoclose;
 mod gateway_operations;
 mod gateway_properties;
