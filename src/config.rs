@@ -32,6 +32,8 @@
 //! [operations]
 //! automatic_persisted_queries = true
 //! automatic_persisted_queries_capacity = 1000
+//! trusted_documents = "persisted-documents.json"  # relative to this file
+//! only_trusted = true   # run only the manifest's operations
 //!
 //! [graphql]
 //! introspection = false
@@ -91,12 +93,14 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::domain::SourceKind;
+use crate::edge::trusted::{TrustedDocuments, TrustedDocumentsError};
 
 /// A credential. Its `Debug` and `Display` never show the value.
 #[derive(Clone, PartialEq, Eq)]
@@ -143,6 +147,12 @@ pub enum ConfigError {
     /// A value is out of its allowed range.
     #[error("{0}")]
     Invalid(String),
+    /// The trusted documents manifest is missing or malformed.
+    #[error("operations.trusted_documents = {path}: {source}")]
+    TrustedDocuments {
+        path: String,
+        source: TrustedDocumentsError,
+    },
 }
 
 /// The configuration as written in the file.
@@ -470,6 +480,19 @@ pub struct OperationSettings {
     /// recently used first out).
     #[serde(default = "default_apq_capacity")]
     pub automatic_persisted_queries_capacity: usize,
+    /// The manifest of trusted documents (GraphQL Code Generator's
+    /// `persisted-documents.json`), relative to the configuration file.
+    /// Its operations can be run by hash (`documentId` or
+    /// `extensions.persistedQuery.sha256Hash`).
+    #[serde(default)]
+    pub trusted_documents: Option<PathBuf>,
+    /// Whether only the manifest's operations run; anything else is
+    /// refused with `OPERATION_NOT_TRUSTED`. Needs `trusted_documents`.
+    #[serde(default)]
+    pub only_trusted: bool,
+    /// The manifest, read and checked at start from `trusted_documents`.
+    #[serde(skip)]
+    pub trusted: Option<Arc<TrustedDocuments>>,
 }
 
 fn default_apq_capacity() -> usize {
@@ -481,6 +504,9 @@ impl Default for OperationSettings {
         Self {
             automatic_persisted_queries: true,
             automatic_persisted_queries_capacity: default_apq_capacity(),
+            trusted_documents: None,
+            only_trusted: false,
+            trusted: None,
         }
     }
 }
@@ -703,11 +729,12 @@ impl GatewayConfig {
             path: path.to_string(),
             message: error.to_string(),
         })?;
-        Self::resolve(file, env)
+        Self::resolve(file, Path::new(path).parent(), env)
     }
 
     fn resolve(
-        file: FileConfig,
+        mut file: FileConfig,
+        directory: Option<&Path>,
         env: &HashMap<String, String>,
     ) -> Result<GatewayConfig, ConfigError> {
         let mut listen = file.listen;
@@ -777,6 +804,21 @@ impl GatewayConfig {
             return Err(ConfigError::Invalid(
                 "operations.automatic_persisted_queries_capacity must be at least 1".into(),
             ));
+        }
+        if file.operations.only_trusted && file.operations.trusted_documents.is_none() {
+            return Err(ConfigError::Invalid(
+                "operations.only_trusted needs operations.trusted_documents, the manifest of the operations to allow".into(),
+            ));
+        }
+        if let Some(manifest) = &file.operations.trusted_documents {
+            let manifest = directory.unwrap_or(Path::new("")).join(manifest);
+            let trusted = TrustedDocuments::load(&manifest).map_err(|source| {
+                ConfigError::TrustedDocuments {
+                    path: manifest.display().to_string(),
+                    source,
+                }
+            })?;
+            file.operations.trusted = Some(Arc::new(trusted));
         }
         Ok(GatewayConfig {
             listen,
@@ -980,5 +1022,47 @@ mod tests {
         let error =
             GatewayConfig::from_toml(&typo, "bad.toml", &env(&[("W_TOKEN", "x")])).unwrap_err();
         assert!(error.to_string().contains("batch_delay"), "{error}");
+    }
+
+    #[test]
+    fn reads_the_trusted_documents_manifest_beside_the_file_or_refuses_to_start() {
+        let directory = std::env::temp_dir().join(format!(
+            "contact-gateway-config-trusted-{}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&directory).unwrap();
+        let document = "query Q { __typename }";
+        let hash = crate::edge::trusted::sha256_hex(document);
+        std::fs::write(
+            directory.join("good.json"),
+            serde_json::json!({ format!("sha256:{hash}"): document }).to_string(),
+        )
+        .unwrap();
+        std::fs::write(directory.join("bad.json"), "{\"sha256:00\": \"{ a }\"}").unwrap();
+        let config_path = directory.join("gateway.toml");
+        let config_path = config_path.to_str().unwrap();
+        let with = |operations: &str| {
+            GatewayConfig::from_toml(
+                &format!("{FILE}\n[operations]\n{operations}\n"),
+                config_path,
+                &env(&[("W_TOKEN", "x")]),
+            )
+        };
+        let config = with("trusted_documents = \"good.json\"\nonly_trusted = true").unwrap();
+        assert!(config.operations.only_trusted);
+        let trusted = config.operations.trusted.expect("manifest loaded");
+        assert_eq!(trusted.document(&hash).as_deref(), Some(document));
+        for (operations, expected) in [
+            ("only_trusted = true", "needs operations.trusted_documents"),
+            ("trusted_documents = \"missing.json\"", "cannot read"),
+            ("trusted_documents = \"bad.json\"", "is not a SHA-256 hash"),
+        ] {
+            let error = with(operations).unwrap_err();
+            assert!(
+                error.to_string().contains(expected),
+                "{operations}: {error}"
+            );
+        }
+        std::fs::remove_dir_all(&directory).ok();
     }
 }

@@ -59,8 +59,11 @@ pub mod codes {
     /// The operation is estimated to send more upstream requests to a
     /// source than `[limits] max_upstream_requests`.
     pub const UPSTREAM_BUDGET_EXCEEDED: &str = "UPSTREAM_BUDGET_EXCEEDED";
-    /// A persisted query's hash the gateway has not seen (send the query too).
+    /// A persisted query's hash (or `documentId`) the gateway does not know.
     pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
+    /// With `[operations] only_trusted`, an operation that is not in the
+    /// trusted documents manifest.
+    pub const OPERATION_NOT_TRUSTED: &str = "OPERATION_NOT_TRUSTED";
     /// The operation asks for `__schema` or `__type` where introspection is off.
     pub const INTROSPECTION_DISABLED: &str = "INTROSPECTION_DISABLED";
     /// A value in the request does not fit its type.
@@ -109,6 +112,12 @@ pub enum EdgeError {
     /// Neither a query nor a persisted document was given.
     #[error("the request has no `query` parameter")]
     MissingQuery,
+    /// A `documentId` that names no trusted document.
+    #[error("no persisted document has the id `{hash}`")]
+    PersistedDocumentNotFound { hash: String },
+    /// With only trusted documents allowed, a request for anything else.
+    #[error("this endpoint runs only trusted documents: {reason}")]
+    OperationNotTrusted { reason: String },
     /// A JSON array of operations.
     #[error("batched requests (a JSON array of operations) are not supported; send one operation per request")]
     BatchingNotSupported,
@@ -138,6 +147,8 @@ impl EdgeError {
             | EdgeError::InvalidParameter { .. }
             | EdgeError::MissingQuery
             | EdgeError::BatchingNotSupported
+            | EdgeError::PersistedDocumentNotFound { .. }
+            | EdgeError::OperationNotTrusted { .. }
             | EdgeError::Cost(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -154,6 +165,8 @@ impl EdgeError {
             EdgeError::PayloadTooLarge { .. } => codes::PAYLOAD_TOO_LARGE,
             EdgeError::BatchingNotSupported => codes::BATCHING_NOT_SUPPORTED,
             EdgeError::NotFound => codes::NOT_FOUND,
+            EdgeError::PersistedDocumentNotFound { .. } => codes::PERSISTED_QUERY_NOT_FOUND,
+            EdgeError::OperationNotTrusted { .. } => codes::OPERATION_NOT_TRUSTED,
             EdgeError::Cost(error) => error.code(),
             EdgeError::BodyUnreadable
             | EdgeError::InvalidJson { .. }
@@ -171,7 +184,12 @@ impl EdgeError {
         // A refused operation is a GraphQL request error, whose status
         // follows the media type; the other refusals are HTTP's.
         let status = match (&self, media_type) {
-            (EdgeError::Cost(_), ResponseMediaType::Json) => StatusCode::OK,
+            (
+                EdgeError::Cost(_)
+                | EdgeError::PersistedDocumentNotFound { .. }
+                | EdgeError::OperationNotTrusted { .. },
+                ResponseMediaType::Json,
+            ) => StatusCode::OK,
             _ => self.status(),
         };
         let mut response =

@@ -13,7 +13,9 @@
 //!    (415 otherwise), GET for queries only;
 //! 4. CSRF prevention (`csrf.rs`): a request a browser could send
 //!    cross-site without a preflight is refused;
-//! 5. the parameters (`params.rs`): their types, no batches; the query
+//! 5. the parameters (`params.rs`): their types, no batches; a document
+//!    named by hash looked up in the trusted documents manifest, and, with
+//!    `only_trusted`, anything else refused (`trusted.rs`); the query
 //!    text's length and tokens (`cost.rs`);
 //! 6. inside async-graphql (`extension.rs`): the cost limits on the parsed
 //!    document (`cost.rs`), fragments expanded; a mutation over GET is 405;
@@ -37,6 +39,7 @@ pub mod estimate;
 pub mod extension;
 pub mod negotiate;
 pub mod params;
+pub mod trusted;
 
 use std::sync::Arc;
 
@@ -50,6 +53,7 @@ use self::error::EdgeError;
 pub use self::extension::{EdgeExtension, EdgeExtensionSettings, RequestOutcome, Stage};
 use self::negotiate::{negotiate, ResponseMediaType};
 use self::params::GraphqlParams;
+use self::trusted::TrustedDocuments;
 use crate::config::GatewayConfig;
 
 /// A GraphQL request that has passed the edge, ready to execute.
@@ -76,6 +80,8 @@ pub struct Edge {
     max_request_body_bytes: usize,
     graphiql: bool,
     introspection: bool,
+    trusted: Option<Arc<TrustedDocuments>>,
+    only_trusted: bool,
 }
 
 impl Edge {
@@ -87,6 +93,8 @@ impl Edge {
             max_request_body_bytes: config.limits.max_request_body_bytes,
             graphiql: config.graphql.graphiql,
             introspection: config.graphql.introspection,
+            trusted: config.operations.trusted.clone(),
+            only_trusted: config.operations.only_trusted,
         }
     }
 
@@ -144,7 +152,7 @@ impl Edge {
 
     fn request(
         &self,
-        params: GraphqlParams,
+        mut params: GraphqlParams,
         over_get: bool,
         dry_run_header: bool,
         media_type: ResponseMediaType,
@@ -154,6 +162,7 @@ impl Edge {
                 .extensions
                 .as_ref()
                 .is_some_and(|extensions| extensions.get("dryRun") == Some(&true.into()));
+        self.resolve_trusted_document(&mut params)?;
         // A persisted query's hash may stand for the query; the persisted
         // query extension answers whether it knows it.
         let persisted = params
@@ -206,6 +215,67 @@ impl Edge {
                 outcome,
             },
         ))
+    }
+}
+
+impl Edge {
+    /// Puts the text of a manifest document named by hash (`documentId`, or
+    /// Apollo's `persistedQuery` without a query) in `params.query`, and,
+    /// with `only_trusted`, refuses a request that is not a manifest
+    /// document. Runs before the text is parsed: a refusal costs nothing
+    /// that grows with what the client sent.
+    fn resolve_trusted_document(&self, params: &mut GraphqlParams) -> Result<(), EdgeError> {
+        let persisted_hash = params
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("persistedQuery"))
+            .and_then(|persisted| persisted.get("sha256Hash"))
+            .and_then(|hash| hash.as_str())
+            .map(str::to_string);
+        let named_hash = params.document_id.clone().or(persisted_hash);
+        if params.query.is_none() {
+            if let Some(hash) = &named_hash {
+                match self.trusted.as_ref().and_then(|t| t.document(hash)) {
+                    Some(document) => {
+                        params.query = Some(document.to_string());
+                        // The document is known: the automatic persisted
+                        // query store has nothing to add.
+                        if let Some(extensions) = params.extensions.as_mut() {
+                            extensions.remove("persistedQuery");
+                        }
+                    }
+                    None if self.only_trusted => {
+                        return Err(EdgeError::OperationNotTrusted {
+                            reason: format!("no trusted document has the hash `{hash}`"),
+                        })
+                    }
+                    // Apollo's protocol: the automatic persisted query
+                    // store may know the hash.
+                    None if params.document_id.is_none() => {}
+                    None => {
+                        return Err(EdgeError::PersistedDocumentNotFound { hash: hash.clone() })
+                    }
+                }
+            }
+        }
+        if !self.only_trusted {
+            return Ok(());
+        }
+        let trusted_text = match (&params.query, &self.trusted) {
+            (Some(query), Some(trusted)) => trusted.contains_text(query),
+            _ => false,
+        };
+        if trusted_text {
+            // With only trusted documents, the automatic persisted query
+            // store is off: a hash beside the text adds nothing.
+            if let Some(extensions) = params.extensions.as_mut() {
+                extensions.remove("persistedQuery");
+            }
+            return Ok(());
+        }
+        Err(EdgeError::OperationNotTrusted {
+            reason: "the query is not one of the gateway's trusted documents; send the `documentId` of a trusted document".into(),
+        })
     }
 }
 

@@ -7,6 +7,7 @@ pub mod activity;
 pub mod contact;
 pub mod contacts;
 pub mod error;
+pub mod null_propagation;
 pub mod operations;
 pub mod property;
 
@@ -68,10 +69,14 @@ pub fn build_schema(
             },
             max_upstream_requests: limits.max_upstream_requests,
         },
-    ));
+    ))
+    // Inside the edge's extension: a dry run, which the edge answers
+    // without executing, has nothing to propagate.
+    .extension(null_propagation::NullPropagation);
     // Registered after the edge's extension, which therefore sees (and
-    // gives codes to) the errors of persisted-query lookups.
-    if operations.automatic_persisted_queries {
+    // gives codes to) the errors of persisted-query lookups. With only
+    // trusted documents allowed, no other query may be registered.
+    if operations.automatic_persisted_queries && !operations.only_trusted {
         builder
             .extension(ApolloPersistedQueries::new(LruCacheStorage::new(
                 operations.automatic_persisted_queries_capacity.max(1),
