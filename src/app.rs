@@ -3,8 +3,8 @@
 //! Routes: `POST /graphql` and `GET /graphql?query=` (GraphQL over HTTP,
 //! through the checks of [`crate::edge`]), GraphiQL on `GET /graphql` from a
 //! browser when configured, `GET /healthz` (the process is up) and
-//! `GET /readyz` (configuration loaded and sources built). CORS and the
-//! request body limit wrap every route.
+//! `GET /readyz` (sources built; 503 with the reason when there are none).
+//! CORS and the request body limit wrap every route.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -108,7 +108,7 @@ impl Gateway {
                     .fallback(crate::edge::method_not_allowed),
             )
             .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(|| async { "ready" }))
+            .route("/readyz", get(readyz))
             .fallback(crate::edge::not_found)
             .layer(RequestBodyLimitLayer::new(body_limit))
             .layer(axum::middleware::map_response(move |response: Response| {
@@ -117,6 +117,21 @@ impl Gateway {
             .layer(cors)
             .with_state(self)
     }
+}
+
+/// Ready when at least one source is configured. A configuration file
+/// without sources is refused when it is loaded, but a gateway built from a
+/// `GatewayConfig` made in code can still have none, and it would answer
+/// every list with nothing: a load balancer should not send it traffic.
+async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    if gateway.sources.all.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no source is configured",
+        )
+            .into_response();
+    }
+    "ready".into_response()
 }
 
 async fn graphql_post(
