@@ -8,6 +8,7 @@ mod gateway_djangocrm;
 mod gateway_edge;
 mod gateway_estimate;
 mod gateway_federation;
+mod gateway_graphiql;
 mod gateway_hostile;
 mod gateway_http;
 mod gateway_opentoclose;
