@@ -2,20 +2,20 @@
 //!
 //! Routes: `POST /graphql` and `GET /graphql?query=` (GraphQL over HTTP,
 //! through the checks of [`crate::edge`]), GraphiQL on `GET /graphql` from a
-//! browser when configured, `GET /healthz` (the process is up) and
-//! `GET /readyz` (configuration loaded and sources built). CORS and the
-//! request body limit wrap every route.
+//! browser when configured (its files, embedded by [`crate::graphiql`], under
+//! `GET /graphiql/assets/{name}`), `GET /healthz` (the process is up) and
+//! `GET /readyz` (sources built; 503 with the reason when there are none).
+//! CORS and the request body limit wrap every route.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use async_graphql::BatchResponse;
 use axum::body::Body;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -107,8 +107,9 @@ impl Gateway {
                     .post(graphql_post)
                     .fallback(crate::edge::method_not_allowed),
             )
+            .route("/graphiql/assets/{name}", get(graphiql_asset))
             .route("/healthz", get(|| async { "ok" }))
-            .route("/readyz", get(|| async { "ready" }))
+            .route("/readyz", get(readyz))
             .fallback(crate::edge::not_found)
             .layer(RequestBodyLimitLayer::new(body_limit))
             .layer(axum::middleware::map_response(move |response: Response| {
@@ -117,6 +118,21 @@ impl Gateway {
             .layer(cors)
             .with_state(self)
     }
+}
+
+/// Ready when at least one source is configured. A configuration file
+/// without sources is refused when it is loaded, but a gateway built from a
+/// `GatewayConfig` made in code can still have none, and it would answer
+/// every list with nothing: a load balancer should not send it traffic.
+async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    if gateway.sources.all.is_empty() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no source is configured",
+        )
+            .into_response();
+    }
+    "ready".into_response()
 }
 
 async fn graphql_post(
@@ -147,7 +163,7 @@ async fn graphql_get(
         .is_some_and(|accept| accept.contains("text/html"));
     let has_query = query.as_deref().is_some_and(|q| q.contains("query="));
     if gateway.edge.serves_graphiql() && wants_html && !has_query {
-        return Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response();
+        return crate::graphiql::page();
     }
     match gateway.edge.accept_get(&headers, query.as_deref()) {
         Ok((request, pending)) => {
@@ -156,6 +172,15 @@ async fn graphql_get(
                 .await
         }
         Err(refusal) => *refusal,
+    }
+}
+
+/// A file of the GraphiQL page, embedded in the binary; not found unless
+/// GraphiQL is switched on.
+async fn graphiql_asset(State(gateway): State<Arc<Gateway>>, Path(name): Path<String>) -> Response {
+    match crate::graphiql::asset(&name) {
+        Some(asset) if gateway.edge.serves_graphiql() => asset,
+        _ => crate::edge::not_found().await,
     }
 }
 

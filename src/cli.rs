@@ -30,6 +30,14 @@ pub enum Command {
         #[arg(long)]
         config: std::path::PathBuf,
     },
+    /// Load and validate the configuration in FILE, as `serve` would, and
+    /// print what the gateway would run with; credentials are never shown.
+    /// Exits with 1 and the reason when the configuration is invalid.
+    Check {
+        /// Path of the TOML configuration file.
+        #[arg(long)]
+        config: std::path::PathBuf,
+    },
     /// Print the GraphQL schema (SDL).
     Schema,
     /// Start the sandbox on a free loopback port and the gateway in front of it.
@@ -128,11 +136,126 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Sandbox(args) => run_sandbox(args).await,
         Command::Serve { config } => run_gateway(&config).await,
+        Command::Check { config } => {
+            let loaded = crate::config::GatewayConfig::load(&config)?;
+            print!("{}", check_summary(&config, &loaded));
+            Ok(())
+        }
         Command::Demo { port, seed } => run_demo(port, seed).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
         }
+    }
+}
+
+/// What `check` prints for a valid configuration: every setting the gateway
+/// would run with, environment overrides applied. Credentials are only said
+/// to be set: [`crate::config::Secret`] has no way to print its value, and
+/// this function never calls `expose`.
+pub fn check_summary(path: &std::path::Path, config: &crate::config::GatewayConfig) -> String {
+    use std::fmt::Write;
+
+    use crate::config::SourceCredentials;
+
+    let mut out = String::new();
+    // Writing to a `String` cannot fail, so the results are ignored.
+    let _ = writeln!(out, "{}: valid", path.display());
+    let _ = writeln!(out, "listen: {}", config.listen);
+    let _ = writeln!(out, "sources ({}):", config.sources.len());
+    for source in &config.sources {
+        let credentials = match &source.credentials {
+            SourceCredentials::OpenToClose { .. } => "api token set".to_string(),
+            SourceCredentials::DjangoCrm { .. } => "token and organization id set".to_string(),
+            SourceCredentials::Winnerr { .. } => "token set".to_string(),
+            SourceCredentials::Spark { user_agent, .. } => {
+                format!("token set, user agent {user_agent:?}")
+            }
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {} (timeout {} ms, at most {} concurrent requests; {credentials})",
+            source.kind,
+            source.base_url,
+            source.timeout.as_millis(),
+            source.max_concurrent_requests,
+        );
+    }
+    let limits = &config.limits;
+    let _ = writeln!(
+        out,
+        "limits: page size {}, depth {}, complexity {}, body {} B, query {} B, {} tokens, \
+         {} aliases, {} root fields, {} directives per field, {} selections, \
+         {} upstream requests per source (lists assumed up to {} records)",
+        limits.max_page_size,
+        limits.max_query_depth,
+        limits.max_query_complexity,
+        limits.max_request_body_bytes,
+        limits.max_query_bytes,
+        limits.max_query_tokens,
+        limits.max_aliases,
+        limits.max_root_fields,
+        limits.max_directives_per_field,
+        limits.max_selections,
+        limits.max_upstream_requests,
+        limits.estimate_list_size,
+    );
+    let cors = &config.cors;
+    let _ = writeln!(
+        out,
+        "cors: origins {:?}, loopback origins {}, methods {:?}, headers {:?}, credentials {}, \
+         max age {} s",
+        cors.allow_origins,
+        on_off(cors.allow_loopback_origins),
+        cors.allow_methods,
+        cors.allow_headers,
+        on_off(cors.allow_credentials),
+        cors.max_age_secs,
+    );
+    let _ = writeln!(
+        out,
+        "csrf: {}, headers {:?}",
+        on_off(config.csrf.enabled),
+        config.csrf.required_headers
+    );
+    let _ = writeln!(
+        out,
+        "operations: automatic persisted queries {} (keeps {})",
+        on_off(config.operations.automatic_persisted_queries),
+        config.operations.automatic_persisted_queries_capacity
+    );
+    let _ = writeln!(
+        out,
+        "graphql: introspection {}, GraphiQL {}",
+        on_off(config.graphql.introspection),
+        on_off(config.graphql.graphiql)
+    );
+    let _ = writeln!(
+        out,
+        "loaders: {}, batch delay {} us",
+        on_off(config.loaders.enabled),
+        config.loaders.batch_delay_us
+    );
+    let _ = writeln!(
+        out,
+        "cache: {}, budget {} B, ttl_ms {:?}",
+        on_off(config.cache.enabled),
+        config.cache.max_bytes,
+        config.cache.ttl_ms
+    );
+    for source in &config.sources {
+        if let Some(settings) = config.cache.sources.of(source.kind) {
+            let _ = writeln!(out, "  {} ttl_ms {:?}", source.kind, settings.ttl_ms);
+        }
+    }
+    out
+}
+
+fn on_off(value: bool) -> &'static str {
+    if value {
+        "on"
+    } else {
+        "off"
     }
 }
 

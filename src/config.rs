@@ -4,87 +4,10 @@
 //! environment variables that hold them, and they are read once at start into
 //! [`Secret`]s, which do not print.
 //!
-//! ```toml
-//! listen = "127.0.0.1:4000"
-//!
-//! [limits]
-//! max_page_size = 100
-//! max_request_body_bytes = 1048576   # refused with 413 while reading
-//! max_query_bytes = 32768
-//! max_query_tokens = 2000
-//! max_aliases = 30
-//! max_root_fields = 20
-//! max_directives_per_field = 4
-//! max_selections = 1000              # fields and fragments, fragments expanded
-//! max_upstream_requests = 60         # estimated, per source, per request
-//! estimate_list_size = 1000          # records a source may hold, for the estimate
-//!
-//! [cors]
-//! allow_origins = ["https://app.example.com"]
-//! allow_loopback_origins = false
-//! allow_credentials = false
-//! max_age_secs = 600
-//!
-//! [csrf]
-//! enabled = true
-//! required_headers = ["x-graphql-csrf", "apollo-require-preflight", "x-apollo-operation-name"]
-//!
-//! [operations]
-//! automatic_persisted_queries = true
-//! automatic_persisted_queries_capacity = 1000
-//! trusted_documents = "persisted-documents.json"  # relative to this file
-//! only_trusted = true   # run only the manifest's operations
-//!
-//! [graphql]
-//! introspection = false
-//! graphiql = false
-//!
-//! [loaders]
-//! enabled = true        # false: one upstream call per resolver (benchmark baseline)
-//! batch_delay_us = 0
-//!
-//! [cache]
-//! enabled = true        # false: every read goes upstream (benchmark baseline)
-//! max_bytes = 67108864  # one budget for every source's entries together
-//!
-//! [cache.ttl_ms]        # how long an upstream answer is served, per resource
-//! contact = 30000
-//! contact_list = 15000
-//! property = 120000
-//! property_list = 60000
-//! property_links = 60000
-//! activities = 30000
-//! my_contact = 30000
-//!
-//! [cache.sources.spark.ttl_ms]   # per source, over the table above
-//! contact = 10000
-//!
-//! [sources.opentoclose]
-//! base_url = "http://127.0.0.1:9000/opentoclose/v1"
-//! api_token_env = "OPENTOCLOSE_API_TOKEN"
-//! timeout_ms = 5000
-//! max_concurrent_requests = 16
-//!
-//! [sources.opentoclose.retry]   # reads only; writes are never retried
-//! max_retries = 2
-//! backoff_ms = 25
-//! max_wait_ms = 1000
-//! budget_ratio = 0.2
-//!
-//! [sources.djangocrm]
-//! base_url = "http://127.0.0.1:9000/djangocrm/api"
-//! token_env = "DJANGOCRM_TOKEN"
-//! organization_id_env = "DJANGOCRM_ORGANIZATION_ID"
-//!
-//! [sources.winnerr]
-//! base_url = "http://127.0.0.1:9000/winnerr/v1"
-//! token_env = "WINNERR_TOKEN"
-//!
-//! [sources.spark]
-//! base_url = "http://127.0.0.1:9000/spark/v1"
-//! token_env = "SPARK_TOKEN"
-//! user_agent = "MyCompanyGateway/1.0"
-//! ```
+//! `gateway.example.toml`, at the top of the repository, is a complete
+//! configuration with every key written out and documented; a test parses it,
+//! so it always matches these types. `contact-gateway check --config FILE`
+//! validates a file as `serve` would, without serving.
 //!
 //! Environment overrides: `CONTACT_GATEWAY_LISTEN`, and per source
 //! `CONTACT_GATEWAY_<SOURCE>_BASE_URL`, `..._TIMEOUT_MS` and
@@ -153,6 +76,13 @@ pub enum ConfigError {
         path: String,
         source: TrustedDocumentsError,
     },
+    /// No `[sources.*]` section: the gateway would answer every list with
+    /// nothing, which looks like a working gateway over empty upstreams.
+    #[error(
+        "{path}: no source is configured; add at least one of [sources.opentoclose], \
+         [sources.djangocrm], [sources.winnerr] or [sources.spark]"
+    )]
+    NoSources { path: String },
 }
 
 /// The configuration as written in the file.
@@ -729,12 +659,12 @@ impl GatewayConfig {
             path: path.to_string(),
             message: error.to_string(),
         })?;
-        Self::resolve(file, Path::new(path).parent(), env)
+        Self::resolve(file, path, env)
     }
 
     fn resolve(
         mut file: FileConfig,
-        directory: Option<&Path>,
+        path: &str,
         env: &HashMap<String, String>,
     ) -> Result<GatewayConfig, ConfigError> {
         let mut listen = file.listen;
@@ -753,6 +683,17 @@ impl GatewayConfig {
                     variable: variable.to_string(),
                 })
         };
+        // Checked before any secret is read, so a file without sources gets
+        // this error rather than one about an environment variable.
+        if file.sources.opentoclose.is_none()
+            && file.sources.djangocrm.is_none()
+            && file.sources.winnerr.is_none()
+            && file.sources.spark.is_none()
+        {
+            return Err(ConfigError::NoSources {
+                path: path.to_string(),
+            });
+        }
         let mut sources = Vec::new();
         if let Some(s) = file.sources.opentoclose {
             let credentials = SourceCredentials::OpenToClose {
@@ -811,7 +752,8 @@ impl GatewayConfig {
             ));
         }
         if let Some(manifest) = &file.operations.trusted_documents {
-            let manifest = directory.unwrap_or(Path::new("")).join(manifest);
+            let directory = Path::new(path).parent().unwrap_or(Path::new(""));
+            let manifest = directory.join(manifest);
             let trusted = TrustedDocuments::load(&manifest).map_err(|source| {
                 ConfigError::TrustedDocuments {
                     path: manifest.display().to_string(),
@@ -1064,5 +1006,87 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&directory).ok();
+    }
+
+    /// The committed example, with the environment variables it names.
+    fn example() -> Result<GatewayConfig, ConfigError> {
+        GatewayConfig::from_toml(
+            include_str!("../gateway.example.toml"),
+            "gateway.example.toml",
+            &env(&[
+                ("OPENTOCLOSE_API_TOKEN", "otc-secret"),
+                ("DJANGOCRM_TOKEN", "crm-secret"),
+                ("DJANGOCRM_ORGANIZATION_ID", "crm-org"),
+                ("WINNERR_TOKEN", "winnerr-secret"),
+                ("SPARK_TOKEN", "spark-secret"),
+            ]),
+        )
+    }
+
+    #[test]
+    fn the_committed_example_parses_and_writes_out_the_defaults() {
+        let config = example().unwrap();
+        let kinds: Vec<SourceKind> = config.sources.iter().map(|s| s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                SourceKind::OpenToClose,
+                SourceKind::DjangoCrm,
+                SourceKind::Winnerr,
+                SourceKind::Spark
+            ]
+        );
+        // The example documents the defaults, so where it writes a section
+        // out whole its values are the built-in ones.
+        assert_eq!(
+            format!("{:?}", config.limits),
+            format!("{:?}", Limits::default())
+        );
+        assert_eq!(config.loaders, LoaderSettings::default());
+        assert_eq!(config.csrf, CsrfSettings::default());
+        assert_eq!(config.operations, OperationSettings::default());
+        assert_eq!(config.graphql, GraphqlSettings::default());
+        assert_eq!(
+            config.cors,
+            CorsSettings {
+                allow_origins: vec!["https://app.example.com".into()],
+                ..CorsSettings::default()
+            }
+        );
+        assert!(config.cache.enabled);
+        assert_eq!(config.cache.max_bytes, default_cache_max_bytes());
+        assert_eq!(config.cache.ttl_ms.contact_list, Some(15_000));
+        assert!(config
+            .sources
+            .iter()
+            .all(|s| s.timeout == Duration::from_secs(10) && s.retry == RetrySettings::default()));
+        assert!(!format!("{config:?}").contains("secret"));
+    }
+
+    #[test]
+    fn the_example_without_its_environment_names_the_missing_variable() {
+        let error = GatewayConfig::from_toml(
+            include_str!("../gateway.example.toml"),
+            "gateway.example.toml",
+            &env(&[]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "source `opentoclose`: environment variable `OPENTOCLOSE_API_TOKEN` is not set"
+        );
+    }
+
+    #[test]
+    fn a_config_without_sources_is_refused() {
+        let error = GatewayConfig::from_toml("listen = \"127.0.0.1:0\"\n", "empty.toml", &env(&[]))
+            .unwrap_err();
+        assert!(matches!(error, ConfigError::NoSources { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("empty.toml: no source is configured"),
+            "{error}"
+        );
     }
 }

@@ -5,7 +5,8 @@
 //!   Django-CRM, Winnerr, Spark Platform), served by `contact-gateway sandbox`
 //!   and used by the demo, the integration tests and the benchmarks.
 //! - [`app`]: the gateway's HTTP application, and [`edge`], its front door:
-//!   GraphQL over HTTP, CSRF prevention, CORS and the request limits.
+//!   GraphQL over HTTP, CSRF prevention, CORS and the request limits;
+//!   [`graphiql`], the GraphiQL page and its assets, embedded in the binary.
 //! - [`cli`]: the command line of the `contact-gateway` binary.
 
 /// mimalloc instead of the system allocator: the gateway and the emulators
@@ -22,6 +23,7 @@ pub mod demo;
 pub mod domain;
 pub mod edge;
 pub mod federation;
+pub mod graphiql;
 pub mod graphql;
 pub mod loaders;
 pub mod sandbox;

@@ -1,12 +1,14 @@
 //! The integration-test binary: every test drives real servers over real HTTP
 //! on ephemeral loopback ports.
 
+mod config_check;
 mod gateway_activities;
 mod gateway_cache;
 mod gateway_djangocrm;
 mod gateway_edge;
 mod gateway_estimate;
 mod gateway_federation;
+mod gateway_graphiql;
 mod gateway_hostile;
 mod gateway_http;
 mod gateway_nulls;

@@ -1,0 +1,183 @@
+//! `contact-gateway check`, run as the real binary on the committed example and
+//! on broken files, and `/readyz` of a gateway without sources.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::helpers::spawn_gateway_configured;
+
+/// The credentials the example's environment variables are set to: none of
+/// them may appear in anything `check` prints.
+const EXAMPLE_ENV: [(&str, &str); 5] = [
+    ("OPENTOCLOSE_API_TOKEN", "otc-token-value"),
+    ("DJANGOCRM_TOKEN", "crm-token-value"),
+    ("DJANGOCRM_ORGANIZATION_ID", "crm-organization-value"),
+    ("WINNERR_TOKEN", "winnerr-token-value"),
+    ("SPARK_TOKEN", "spark-token-value"),
+];
+
+fn example_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("gateway.example.toml")
+}
+
+/// Runs `contact-gateway check --config path` with exactly `env` as its
+/// environment, so no variable of the machine running the tests leaks in.
+fn check(path: &Path, env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+        .env_clear()
+        .envs(env.iter().copied())
+        .arg("check")
+        .arg("--config")
+        .arg(path)
+        .output()
+        .expect("run contact-gateway check")
+}
+
+/// Writes `text` to a file of its own under the temporary directory.
+fn config_file(name: &str, text: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "contact-gateway-check-{}-{name}.toml",
+        std::process::id()
+    ));
+    std::fs::write(&path, text).expect("write config file");
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("utf-8 output")
+}
+
+#[test]
+fn check_accepts_the_committed_example_and_never_prints_a_credential() {
+    let output = check(&example_path(), &EXAMPLE_ENV);
+    let stdout = text(&output.stdout);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("gateway.example.toml: valid"), "{stdout}");
+    assert!(stdout.contains("sources (4):"), "{stdout}");
+    assert!(
+        stdout.contains("  winnerr: https://api.winnerr.example/v1 (timeout 10000 ms"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("graphql: introspection off, GraphiQL off"),
+        "{stdout}"
+    );
+    for (_, value) in EXAMPLE_ENV {
+        assert!(
+            !stdout.contains(value) && !stderr.contains(value),
+            "{value} printed:\n{stdout}\n{stderr}"
+        );
+    }
+}
+
+#[test]
+fn check_applies_environment_overrides() {
+    let mut env = EXAMPLE_ENV.to_vec();
+    env.push((
+        "CONTACT_GATEWAY_SPARK_BASE_URL",
+        "http://127.0.0.1:9/spark/v1",
+    ));
+    env.push(("CONTACT_GATEWAY_LISTEN", "0.0.0.0:8080"));
+    let output = check(&example_path(), &env);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout.contains("listen: 0.0.0.0:8080"), "{stdout}");
+    assert!(
+        stdout.contains("  spark: http://127.0.0.1:9/spark/v1 "),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_refuses_a_config_without_sources() {
+    let path = config_file(
+        "no-sources",
+        "listen = \"127.0.0.1:4000\"\n[graphql]\ngraphiql = true\n",
+    );
+    let output = check(&path, &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty(), "{}", text(&output.stdout));
+    assert!(stderr.contains("no source is configured"), "{stderr}");
+    assert!(stderr.contains("[sources.winnerr]"), "{stderr}");
+}
+
+#[test]
+fn check_refuses_an_unknown_key_and_names_it() {
+    let example = std::fs::read_to_string(example_path()).expect("read example");
+    let path = config_file(
+        "unknown-key",
+        &example.replace("max_page_size = 100", "max_pagesize = 100"),
+    );
+    let output = check(&path, &EXAMPLE_ENV);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("invalid config file"), "{stderr}");
+    assert!(stderr.contains("unknown field `max_pagesize`"), "{stderr}");
+}
+
+#[test]
+fn check_refuses_a_missing_credential_variable_and_names_it() {
+    let env: Vec<_> = EXAMPLE_ENV
+        .into_iter()
+        .filter(|(name, _)| *name != "WINNERR_TOKEN")
+        .collect();
+    let output = check(&example_path(), &env);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("source `winnerr`: environment variable `WINNERR_TOKEN` is not set"),
+        "{stderr}"
+    );
+    for (_, value) in EXAMPLE_ENV {
+        assert!(!stderr.contains(value), "{value} printed: {stderr}");
+    }
+}
+
+#[test]
+fn check_refuses_a_file_that_does_not_exist() {
+    let output = check(Path::new("/nonexistent/gateway.toml"), &[]);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cannot read config file /nonexistent/gateway.toml"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_with_the_reason_when_no_source_is_configured() {
+    let gateway = spawn_gateway_configured(|config| config.sources.clear()).await;
+    let client = &gateway.sandbox.client;
+    let ready = client
+        .get(format!("{}/readyz", gateway.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 503);
+    assert_eq!(
+        ready.text().await.expect("readyz body"),
+        "not ready: no source is configured"
+    );
+    let health = client
+        .get(format!("{}/healthz", gateway.url))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status().as_u16(), 200);
+}
+
+#[tokio::test]
+async fn readyz_is_200_with_sources() {
+    let gateway = spawn_gateway_configured(|_| {}).await;
+    let ready = gateway
+        .sandbox
+        .client
+        .get(format!("{}/readyz", gateway.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(ready.status().as_u16(), 200);
+    assert_eq!(ready.text().await.expect("readyz body"), "ready");
+}
