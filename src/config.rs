@@ -342,12 +342,10 @@ fn default_cors_headers() -> Vec<String> {
         "content-type".into(),
         "accept".into(),
         "authorization".into(),
-        // The gateway's own request headers: reading afresh, the cache
-        // report, the CSRF header and the cost dry run.
+        // Reading afresh and the cache report (the CSRF headers and the
+        // cost dry run are always allowed).
         "cache-control".into(),
         "x-cache-debug".into(),
-        "x-graphql-csrf".into(),
-        "x-graphql-dry-run".into(),
     ]
 }
 fn default_cors_max_age_secs() -> u64 {
