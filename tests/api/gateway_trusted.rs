@@ -165,11 +165,13 @@ async fn the_serve_command_refuses_a_bad_manifest_at_start() {
     let config = path.with_file_name("gateway.toml");
     std::fs::write(
         &config,
-        "listen = \"127.0.0.1:0\"\n[operations]\ntrusted_documents = \"persisted-documents.json\"\nonly_trusted = true\n",
+        "listen = \"127.0.0.1:0\"\n[operations]\ntrusted_documents = \"persisted-documents.json\"\nonly_trusted = true\n\
+         [sources.winnerr]\nbase_url = \"http://127.0.0.1:9/winnerr/v1\"\ntoken_env = \"TRUSTED_TEST_TOKEN\"\n",
     )
     .unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
         .args(["serve", "--config", config.to_str().unwrap()])
+        .env("TRUSTED_TEST_TOKEN", "t")
         .output()
         .await
         .unwrap();
