@@ -13,6 +13,10 @@
 //! - `w1`: the property board, 50 properties with each linked contact.
 //! - `contact-by-id`: one contact by id, where there is nothing to batch; run
 //!   it with and without `--no-loaders` to see what the loader path costs.
+//! - `flood`: `gateway-contacts` measured alone, then again while
+//!   `--flood-concurrency` clients send the hostile requests of the hostile
+//!   input tests (deep, aliased, fanned-out, oversized, batched) as fast as
+//!   they are refused; every one of them must be refused.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -56,6 +60,9 @@ struct BenchCli {
     /// The response cache's byte budget.
     #[arg(long, default_value_t = 64 * 1024 * 1024, global = true)]
     cache_max_bytes: u64,
+    /// Concurrent clients sending hostile requests (`flood` only).
+    #[arg(long, default_value_t = 4, global = true)]
+    flood_concurrency: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +79,8 @@ enum Workload {
     W1Direct,
     /// One Open To Close contact by id through the gateway.
     ContactById,
+    /// `gateway-contacts` alone, then beside a flood of hostile requests.
+    Flood,
     /// Distinct contact lists, one after another, until ten times the
     /// cache's byte budget has been stored; reports the cache's weighted
     /// size and the gateway's peak RSS.
@@ -96,6 +105,7 @@ fn main() -> anyhow::Result<()> {
             Workload::W1 => gateway_workload(&cli, "w1", W1.to_string()).await,
             Workload::W1Direct => w1_direct(&cli).await,
             Workload::CacheMemory => cache_memory(&cli).await,
+            Workload::Flood => flood(&cli).await,
             Workload::ContactById => {
                 let id = contact_gateway::domain::GlobalId::new(
                     contact_gateway::domain::NodeType::Contact,
@@ -407,6 +417,251 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
     println!(
         "gateway CPU time per query: {:.2} ms (warm-up included)",
         cpu_ms as f64 / (report.requests + report.warm_up_requests).max(1) as f64
+    );
+    println!("peak RSS of the gateway process: {} kB", peak_rss_kb(&pid));
+    drop(gateway);
+    sandbox.stop().await?;
+    Ok(())
+}
+
+/// One hostile request: a JSON body, sent as it is.
+struct HostileRequest {
+    name: &'static str,
+    body: bytes::Bytes,
+}
+
+fn repeat_joined(count: usize, item: impl Fn(usize) -> String) -> String {
+    (0..count).map(item).collect::<Vec<_>>().join(" ")
+}
+
+/// The hostile requests of the hostile input tests, as JSON bodies. The
+/// streamed 10 MB variable is sent with its length declared here, which the
+/// body limit refuses the same way.
+fn hostile_requests() -> Vec<HostileRequest> {
+    let json = |name: &'static str, body: serde_json::Value| HostileRequest {
+        name,
+        body: bytes::Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+    };
+    let deep = format!(
+        "{{ {} id {} }}",
+        "contacts { nodes {".repeat(50),
+        "} }".repeat(50)
+    );
+    let mut fan_out = String::from("query { contacts(first: 1) { nodes { ...F0 } } }\n");
+    for level in 0..30 {
+        fan_out.push_str(&format!(
+            "fragment F{level} on Contact {{ ...F{next} ...F{next} }}\n",
+            next = level + 1
+        ));
+    }
+    fan_out.push_str("fragment F30 on Contact { id }\n");
+    let mut fifty_megabytes =
+        b"{\"query\": \"{ __typename }\", \"extensions\": {\"pad\": \"".to_vec();
+    fifty_megabytes.resize(50 * 1024 * 1024, b'a');
+    fifty_megabytes.extend_from_slice(b"\"}}");
+    let batch: Vec<serde_json::Value> = (0..1000)
+        .map(|_| serde_json::json!({ "query": "{ contacts(first: 100) { nodes { id } } }" }))
+        .collect();
+    let contact = contact_gateway::domain::GlobalId::new(
+        contact_gateway::domain::NodeType::Contact,
+        contact_gateway::domain::SourceKind::OpenToClose,
+        "1",
+    )
+    .encode();
+    vec![
+        json("depth 100", serde_json::json!({ "query": deep })),
+        json(
+            "10,000 aliases",
+            serde_json::json!({ "query": format!("{{ {} }}", repeat_joined(10_000, |i| format!("a{i}: __typename"))) }),
+        ),
+        json(
+            "1,000 aliases of a list field with distinct arguments",
+            serde_json::json!({ "query": format!("{{ {} }}", repeat_joined(1000, |i| format!(
+                "c{i}: contacts(first: 100, filter: {{city: \"city {i}\"}}) {{ nodes {{ id }} }}"
+            ))) }),
+        ),
+        json(
+            "fragment fan-out, 30 levels",
+            serde_json::json!({ "query": fan_out }),
+        ),
+        json(
+            "a 2 MB query",
+            serde_json::json!({ "query": format!("{{ __typename {} }}", "#".repeat(2 * 1024 * 1024)) }),
+        ),
+        json(
+            "fragment cycle",
+            serde_json::json!({ "query": "{ ...A } fragment A on Query { ...B ...B } fragment B on Query { ...A ...A }" }),
+        ),
+        json(
+            "first: 1000000",
+            serde_json::json!({ "query": "{ contacts(first: 1000000) { nodes { id } } }" }),
+        ),
+        HostileRequest {
+            name: "invalid UTF-8",
+            body: bytes::Bytes::from_static(
+                b"{\"query\": \"{ contacts { nodes { id \xff\xfe } } }\"}",
+            ),
+        },
+        HostileRequest {
+            name: "a 50 MB JSON body",
+            body: bytes::Bytes::from(fifty_megabytes),
+        },
+        json(
+            "a 10 MB variable",
+            serde_json::json!({
+                "query": "query($v: String) { __typename }",
+                "variables": { "v": "a".repeat(10 * 1024 * 1024) }
+            }),
+        ),
+        json(
+            "a batch of 1,000 operations",
+            serde_json::Value::Array(batch),
+        ),
+        json(
+            "a contact's properties, estimated over the ceiling",
+            serde_json::json!({
+                "query": "query($id: ID!) { contact(id: $id) { properties { role } } }",
+                "variables": { "id": contact }
+            }),
+        ),
+    ]
+}
+
+/// How one hostile request ended.
+enum Refusal {
+    /// A 4xx, or a GraphQL error with a code and no `data`.
+    Refused,
+    /// The gateway closed the connection while the body was still being
+    /// sent (it answers 413 on a declared length before reading the body).
+    ClosedMidBody,
+    /// Anything else: the request was not refused as it must be.
+    NotRefused(String),
+}
+
+async fn send_hostile(client: &reqwest::Client, url: &str, request: &HostileRequest) -> Refusal {
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .body(request.body.clone())
+        .send()
+        .await;
+    let response = match response {
+        Ok(response) => response,
+        Err(error) if error.is_request() || error.is_body() => return Refusal::ClosedMidBody,
+        Err(error) => return Refusal::NotRefused(format!("{}: {error}", request.name)),
+    };
+    let status = response.status();
+    let answer: serde_json::Value = match response.json().await {
+        Ok(answer) => answer,
+        Err(error) => return Refusal::NotRefused(format!("{}: {error}", request.name)),
+    };
+    let coded = answer["errors"][0]["extensions"]["code"].is_string();
+    if coded && (status.is_client_error() || answer.get("data").is_none()) {
+        Refusal::Refused
+    } else {
+        Refusal::NotRefused(format!("{}: {status} {answer}", request.name))
+    }
+}
+
+/// `gateway-contacts` measured alone, then beside a flood of hostile requests.
+async fn flood(cli: &BenchCli) -> anyhow::Result<()> {
+    let latency_ms = cli.latency_ms.unwrap_or(5);
+    let sandbox = RunningSandbox::start(latency_ms).await?;
+    let gateway = start_gateway(cli, &sandbox.url, &sandbox.credentials)?;
+    let client = reqwest::Client::new();
+    let body = serde_json::json!({ "query": GATEWAY_CONTACTS });
+    let normal = {
+        let graphql = gateway.graphql_url.clone();
+        let body = body.clone();
+        move |client: reqwest::Client| {
+            let graphql = graphql.clone();
+            let body = body.clone();
+            async move {
+                let response = client.post(&graphql).json(&body).send().await?;
+                let ok = response.status().is_success();
+                let answer: serde_json::Value = response.json().await?;
+                Ok(ok && answer.get("errors").is_none())
+            }
+        }
+    };
+    // One query first, to fail loudly on an error rather than measure errors.
+    let answer: serde_json::Value = client
+        .post(&gateway.graphql_url)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    anyhow::ensure!(
+        answer.get("errors").is_none(),
+        "the normal query failed: {answer}"
+    );
+    let hostile = Arc::new(hostile_requests());
+    for request in hostile.iter() {
+        if let Refusal::NotRefused(what) =
+            send_hostile(&client, &gateway.graphql_url, request).await
+        {
+            anyhow::bail!("a hostile request was not refused: {what}");
+        }
+    }
+    let pid = gateway.child.id().to_string();
+    let baseline = load(cli, normal.clone()).await;
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut flooders = Vec::new();
+    for offset in 0..cli.flood_concurrency {
+        let stop = Arc::clone(&stop);
+        let hostile = Arc::clone(&hostile);
+        let url = gateway.graphql_url.clone();
+        flooders.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let (mut refused, mut closed, mut not_refused) = (0u64, 0u64, Vec::new());
+            // Each client starts at a different case, so the mix is even.
+            for request in hostile.iter().cycle().skip(offset) {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                match send_hostile(&client, &url, request).await {
+                    Refusal::Refused => refused += 1,
+                    Refusal::ClosedMidBody => closed += 1,
+                    Refusal::NotRefused(what) => not_refused.push(what),
+                }
+            }
+            (refused, closed, not_refused)
+        }));
+    }
+    let flood_started = Instant::now();
+    let flooded = load(cli, normal).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let flood_elapsed = flood_started.elapsed();
+    let (mut refused, mut closed, mut not_refused) = (0u64, 0u64, Vec::new());
+    for flooder in flooders {
+        let (r, c, n) = flooder.await?;
+        refused += r;
+        closed += c;
+        not_refused.extend(n);
+    }
+    println!(
+        "workload: flood (gateway-contacts, {latency_ms} ms upstream latency, cache {}, {} hostile clients)",
+        if cli.no_cache { "off" } else { "on" },
+        cli.flood_concurrency
+    );
+    println!("alone:");
+    baseline.print();
+    println!("beside the flood:");
+    flooded.print();
+    let total = refused + closed + not_refused.len() as u64;
+    println!(
+        "hostile requests: {total} ({:.0}/s): {refused} refused with a code, {closed} cut off mid-body after the early 413, {} not refused",
+        total as f64 / flood_elapsed.as_secs_f64(),
+        not_refused.len()
+    );
+    for what in not_refused.iter().take(5) {
+        println!("  not refused: {what}");
+    }
+    println!(
+        "p99 beside the flood / p99 alone: {:.2}",
+        flooded.percentile(0.99).as_secs_f64() / baseline.percentile(0.99).as_secs_f64()
     );
     println!("peak RSS of the gateway process: {} kB", peak_rss_kb(&pid));
     drop(gateway);
