@@ -52,20 +52,6 @@ async fn with_headers(gateway: &TestGateway, query: &str, headers: &[(&str, &str
     response.json().await.expect("graphql body")
 }
 
-/// The global ids of the newest contacts of `source` (a GraphQL enum name).
-async fn newest_ids(gateway: &TestGateway, source: &str, count: usize) -> Vec<String> {
-    let query = format!(
-        "{{ contacts(sources: [{source}], first: {count}, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ id }} }} }}"
-    );
-    let data = gateway.data(&query, json!({})).await;
-    data["contacts"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|node| node["id"].as_str().expect("id").to_string())
-        .collect()
-}
-
 #[tokio::test]
 async fn a_repeated_property_board_makes_no_upstream_request_and_answers_the_same() {
     let gateway = spawn_cached_gateway().await;
@@ -88,7 +74,7 @@ async fn with_the_cache_off_a_repeated_board_costs_the_same_again() {
 #[tokio::test]
 async fn a_contact_from_a_spark_page_is_read_by_id_without_a_request() {
     let gateway = spawn_cached_gateway().await;
-    let ids = newest_ids(&gateway, "SPARK", 10).await;
+    let ids = gateway.newest_contact_ids("SPARK", 10).await;
     let query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Contact { id displayName } } }";
     let (data, cost) = measured(&gateway, query, json!({ "ids": ids })).await;
     assert_eq!(cost, 0, "a batch of listed Spark contacts went upstream");
@@ -151,7 +137,7 @@ async fn concurrent_identical_queries_on_a_cold_cache_share_each_upstream_reques
 #[tokio::test]
 async fn a_client_asking_for_fresh_data_reads_upstream_and_refreshes_the_entry() {
     let gateway = spawn_cached_gateway().await;
-    let ids = newest_ids(&gateway, "OPEN_TO_CLOSE", 1).await;
+    let ids = gateway.newest_contact_ids("OPEN_TO_CLOSE", 1).await;
     let query = format!("{{ contact(id: \"{}\") {{ displayName }} }}", ids[0]);
     gateway.data(&query, json!({})).await;
     let before = upstream_total(&gateway).await;
@@ -288,7 +274,7 @@ const SOURCES: [&str; 4] = ["OPEN_TO_CLOSE", "DJANGO_CRM", "WINNERR", "SPARK"];
 async fn unrelated_to(gateway: &TestGateway, source: &str) -> Vec<String> {
     let mut queries = vec!["{ properties(first: 5) { nodes { id title } } }".to_string()];
     for other in SOURCES.iter().filter(|other| **other != source) {
-        let ids = newest_ids(gateway, other, 3).await;
+        let ids = gateway.newest_contact_ids(other, 3).await;
         queries.push(by_id(&ids[2], "displayName"));
     }
     queries
@@ -314,7 +300,7 @@ async fn contact_writes_are_seen_by_id_and_in_lists_while_other_entries_stay() {
 
         // Update: by id, in the list, and in a list the gateway sorts itself.
         let gateway = spawn_cached_gateway().await;
-        let ids = newest_ids(&gateway, source, 2).await;
+        let ids = gateway.newest_contact_ids(source, 2).await;
         let target = ids[0].clone();
         let mut unrelated = unrelated_to(&gateway, source).await;
         unrelated.push(by_id(&ids[1], "lastName"));
@@ -343,7 +329,7 @@ async fn contact_writes_are_seen_by_id_and_in_lists_while_other_entries_stay() {
 
         // Delete: gone by id and from the list.
         let gateway = spawn_cached_gateway().await;
-        let ids = newest_ids(&gateway, source, 2).await;
+        let ids = gateway.newest_contact_ids(source, 2).await;
         let target = ids[0].clone();
         let mut unrelated = unrelated_to(&gateway, source).await;
         unrelated.push(by_id(&ids[1], "lastName"));
@@ -385,7 +371,7 @@ async fn property_and_contacts(gateway: &TestGateway) -> (String, String, String
         .iter()
         .map(|link| link["contact"]["id"].as_str().unwrap().to_string())
         .collect();
-    let others = newest_ids(gateway, "OPEN_TO_CLOSE", 50).await;
+    let others = gateway.newest_contact_ids("OPEN_TO_CLOSE", 50).await;
     let unlinked = others
         .into_iter()
         .find(|id| !linked.contains(id))
@@ -496,7 +482,7 @@ const RECORD: &str =
 async fn activity_writes_are_seen_while_other_entries_stay() {
     for source in ["WINNERR", "DJANGO_CRM"] {
         let gateway = spawn_cached_gateway().await;
-        let ids = newest_ids(&gateway, source, 2).await;
+        let ids = gateway.newest_contact_ids(source, 2).await;
         let mut unrelated = unrelated_to(&gateway, source).await;
         unrelated.push(by_id(&ids[1], "displayName"));
         let case = Case {
@@ -520,7 +506,7 @@ async fn activity_writes_are_seen_while_other_entries_stay() {
         ("deleteComment", "mutation($input: DeleteCommentInput!) { deleteComment(input: $input) { deletedId } }"),
     ] {
         let gateway = spawn_cached_gateway().await;
-        let ids = newest_ids(&gateway, "DJANGO_CRM", 1).await;
+        let ids = gateway.newest_contact_ids("DJANGO_CRM", 1).await;
         let recorded = gateway
             .data(
                 RECORD,
@@ -558,7 +544,7 @@ async fn activity_writes_are_seen_while_other_entries_stay() {
 
     // A Django-CRM attachment.
     let gateway = spawn_cached_gateway().await;
-    let ids = newest_ids(&gateway, "DJANGO_CRM", 1).await;
+    let ids = gateway.newest_contact_ids("DJANGO_CRM", 1).await;
     let data = gateway.data(&by_id(&ids[0], "sourceId"), json!({})).await;
     let source_id = data["contact"]["sourceId"].as_str().unwrap().to_string();
     upload_attachment(&gateway.sandbox, &source_id).await;
@@ -589,7 +575,7 @@ async fn operations_are_seen_while_other_entries_stay() {
     // Tags, on both sources that keep them.
     for source in ["WINNERR", "SPARK"] {
         let gateway = spawn_cached_gateway().await;
-        let ids = newest_ids(&gateway, source, 2).await;
+        let ids = gateway.newest_contact_ids(source, 2).await;
         let mut unrelated = unrelated_to(&gateway, source).await;
         unrelated.push(by_id(&ids[1], "tags"));
         let target = ids[0].clone();
@@ -614,7 +600,7 @@ async fn operations_are_seen_while_other_entries_stay() {
 
     // Winnerr's bulk update.
     let gateway = spawn_cached_gateway().await;
-    let ids = newest_ids(&gateway, "WINNERR", 3).await;
+    let ids = gateway.newest_contact_ids("WINNERR", 3).await;
     let mut unrelated = unrelated_to(&gateway, "WINNERR").await;
     unrelated.push(by_id(&ids[2], "notes"));
     let case = Case {

@@ -18,20 +18,6 @@ async fn requests(gateway: &TestGateway, source: &str, method: &str) -> u64 {
         .sum()
 }
 
-/// The global ids of the newest contacts of `source`.
-async fn newest(gateway: &TestGateway, source: &str, count: usize) -> Vec<String> {
-    let query = format!(
-        "{{ contacts(sources: [{source}], first: {count}, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ id }} }} }}"
-    );
-    let data = gateway.data(&query, json!({})).await;
-    data["contacts"]["nodes"]
-        .as_array()
-        .expect("nodes")
-        .iter()
-        .map(|node| node["id"].as_str().expect("id").to_string())
-        .collect()
-}
-
 fn by_id(id: &str) -> String {
     format!("{{ contact(id: \"{id}\") {{ id displayName }} }}")
 }
@@ -44,7 +30,7 @@ fn first_code(body: &Value) -> &Value {
 async fn a_read_that_fails_once_is_sent_again_and_succeeds() {
     for kind in ["http_503", "http_429", "reset"] {
         let gateway = spawn_gateway().await;
-        let ids = newest(&gateway, "SPARK", 1).await;
+        let ids = gateway.newest_contact_ids("SPARK", 1).await;
         let before = requests(&gateway, "spark", "GET").await;
         gateway
             .sandbox
@@ -70,7 +56,7 @@ async fn reads_at_a_thirty_percent_fault_rate_succeed_through_retries() {
         }
     })
     .await;
-    let ids = newest(&gateway, "WINNERR", 20).await;
+    let ids = gateway.newest_contact_ids("WINNERR", 20).await;
     gateway
         .sandbox
         .configure(json!({ "winnerr": { "faults": [{ "kind": "http_503", "rate": 0.3 }] } }))
@@ -111,7 +97,7 @@ async fn a_write_is_never_sent_twice() {
 #[tokio::test]
 async fn an_upstream_asking_to_wait_too_long_is_answered_at_once() {
     let gateway = spawn_gateway().await;
-    let ids = newest(&gateway, "SPARK", 1).await;
+    let ids = gateway.newest_contact_ids("SPARK", 1).await;
     let before = requests(&gateway, "spark", "GET").await;
     gateway
         .sandbox
@@ -132,7 +118,7 @@ async fn with_retries_off_a_failed_read_fails() {
         }
     })
     .await;
-    let ids = newest(&gateway, "SPARK", 1).await;
+    let ids = gateway.newest_contact_ids("SPARK", 1).await;
     gateway
         .sandbox
         .configure(

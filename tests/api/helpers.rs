@@ -214,6 +214,21 @@ impl TestGateway {
         response.json().await.expect("graphql body")
     }
 
+    /// The global ids of the newest `count` contacts of `source` (its
+    /// GraphQL enum name, such as `SPARK`).
+    pub async fn newest_contact_ids(&self, source: &str, count: usize) -> Vec<String> {
+        let query = format!(
+            "{{ contacts(sources: [{source}], first: {count}, orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ id }} }} }}"
+        );
+        let data = self.data(&query, serde_json::json!({})).await;
+        data["contacts"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| node["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
     /// Like [`TestGateway::graphql`], but panics on any GraphQL error and returns `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.graphql(query, variables).await;
