@@ -9,7 +9,9 @@
 //!   concurrency). The detail lists the contact's comments and attachments,
 //!   which fill its activities ([`activities`]). An id that is not a UUID cannot exist and is answered
 //!   without a request; upper-case UUIDs are lower-cased first, since
-//!   Django's path converter only resolves lower case.
+//!   Django's path converter only resolves lower case. Details are kept in the
+//!   response cache as records; list rows are not, since they lack the
+//!   detail's comments and attachments.
 //! - Lists: `CREATED_AT DESC` is the upstream's own order and pages natively
 //!   (one upstream request for a first page of up to 99 contacts); every other
 //!   order reads the whole filtered list in pages of 100 and sorts locally.
