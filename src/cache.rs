@@ -250,7 +250,7 @@ impl CacheKey {
 /// The generation of a source when a read started; records shared from that
 /// read carry it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp(u64);
+struct Stamp(u64);
 
 /// What the upstream said about keeping its answer (`Cache-Control`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -620,7 +620,7 @@ impl ResponseCache {
     }
 
     /// The current stamp of `source`: what a read starting now carries.
-    pub fn stamp(&self, source: SourceKind) -> Stamp {
+    fn stamp(&self, source: SourceKind) -> Stamp {
         Stamp(
             self.sources
                 .get(&source)
@@ -643,12 +643,12 @@ impl ResponseCache {
     where
         T: Send + Sync + 'static,
         E: Clone + Send + Sync + 'static,
-        F: Fn(Stamp) -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = Result<Fetched<T>, E>>,
     {
         let source = key.source;
         let Some(entries) = &self.entries else {
-            return fetch(self.stamp(source)).await.map(|f| Arc::new(f.value));
+            return fetch().await.map(|f| Arc::new(f.value));
         };
         let scope = current_scope();
         if scope.as_ref().is_some_and(|scope| scope.refresh) {
@@ -666,7 +666,7 @@ impl ResponseCache {
         let kept = entries
             .entry(key.clone())
             .or_try_insert_with(async {
-                let fetched = fetch(stamp).await?;
+                let fetched = fetch().await?;
                 Ok::<_, E>(self.keep(entries, &key, stamp, freshness, fetched).await.0)
             })
             .await
@@ -771,12 +771,12 @@ impl ResponseCache {
     ) -> Result<Arc<T>, E>
     where
         T: Send + Sync + 'static,
-        F: Fn(Stamp) -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = Result<Fetched<T>, E>>,
     {
         let source = key.source;
         let stamp = self.stamp(source);
-        let fetched = fetch(stamp).await?;
+        let fetched = fetch().await?;
         let (entry, value) = self.keep(entries, &key, stamp, freshness, fetched).await;
         entries.insert(key, entry.clone()).await;
         self.count_insert(source, &entry);
@@ -967,7 +967,7 @@ mod tests {
         tags: Vec<Tag>,
     ) -> Result<Arc<String>, String> {
         cache
-            .read(key.clone(), Freshness::Contact, |_| {
+            .read(key.clone(), Freshness::Contact, || {
                 let tags = tags.clone();
                 async move {
                     fetches.fetch_add(1, Ordering::SeqCst);
@@ -1047,7 +1047,7 @@ mod tests {
         let key = answer_key(&cache, b"t", "/contacts");
         let fetches = AtomicUsize::new(0);
         let (gate, opened) = tokio::sync::watch::channel(false);
-        let fail = |_: Stamp| {
+        let fail = || {
             let mut opened = opened.clone();
             let fetches = &fetches;
             async move {
@@ -1124,7 +1124,7 @@ mod tests {
         let key = answer_key(&cache, b"t", "/contacts/1");
         // The write ends while the read is in flight.
         let value = cache
-            .read(key.clone(), Freshness::Contact, |_| async {
+            .read(key.clone(), Freshness::Contact, || async {
                 cache.report_changes(
                     SourceKind::Winnerr,
                     &[Change::Record(Resource::Contact, "1".into())],
@@ -1155,7 +1155,7 @@ mod tests {
             vec![],
         );
         cache
-            .read(list, Freshness::ContactList, |_| async {
+            .read(list, Freshness::ContactList, || async {
                 let mut page = fetched("page", vec![Tag::List(Resource::Contact)]);
                 page.shares = vec![Share::new(
                     Resource::Contact,
@@ -1192,7 +1192,7 @@ mod tests {
         for n in 0..1_000 {
             let key = answer_key(&cache, b"t", &format!("/contacts/{n}"));
             cache
-                .read(key, Freshness::Contact, |_| async {
+                .read(key, Freshness::Contact, || async {
                     Ok::<_, String>(Fetched {
                         value: vec![0u8; 1024],
                         tags: vec![],

@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use crate::cache::{
     CacheKey, Change, Directive, Fetched, Fingerprint, Freshness, Resource, ResponseCache, Share,
-    Stamp, Tag,
+    Tag,
 };
 use crate::config::{CacheSettings, RetrySettings, Secret, SourceConfig};
 use crate::domain::SourceKind;
@@ -423,7 +423,7 @@ impl Upstream {
         E: From<UpstreamError> + Clone + Send + Sync + 'static,
         P: Fn(&UpstreamResponse) -> Result<Parsed<T>, E>,
     {
-        let fetch = |_: Stamp| {
+        let fetch = || {
             let request = request.clone();
             let parse = &parse;
             async move {

@@ -61,7 +61,7 @@ impl SortedSnapshots {
         let sorted = self
             .upstream
             .cache()
-            .read(key, Freshness::ContactList, |_| async {
+            .read(key, Freshness::ContactList, || async {
                 let sorted = sorted_matching(read_all().await?, query);
                 let weight = sorted.len().saturating_mul(CONTACT_WEIGHT);
                 Ok::<_, SourceError>(Fetched {

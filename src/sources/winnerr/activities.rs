@@ -54,7 +54,7 @@ impl Winnerr {
         let read = self
             .upstream
             .cache()
-            .read(key, Freshness::Activities, |_| async {
+            .read(key, Freshness::Activities, || async {
                 let (activities, bytes) = self.read_activities(contact_id).await?;
                 Ok::<_, SourceError>(Fetched {
                     value: activities,
