@@ -439,9 +439,10 @@ impl Default for OperationSettings {
     }
 }
 
-/// The developer conveniences of the GraphQL endpoint (`[graphql]`); both
-/// are off unless switched on, as a public endpoint should have them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+/// The GraphQL endpoint (`[graphql]`): its developer conveniences, both off
+/// unless switched on, as a public endpoint should have them, and the memory
+/// for parsed documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GraphqlSettings {
     /// Answer introspection queries (`__schema`, `__type`).
@@ -450,6 +451,24 @@ pub struct GraphqlSettings {
     /// Serve GraphiQL to a browser that opens `/graphql`.
     #[serde(default)]
     pub graphiql: bool,
+    /// Memory for parsed and validated documents kept by query text, so a
+    /// query sent again is not parsed again (0 keeps none).
+    #[serde(default = "default_document_cache_max_bytes")]
+    pub document_cache_max_bytes: u64,
+}
+
+fn default_document_cache_max_bytes() -> u64 {
+    8 * 1024 * 1024
+}
+
+impl Default for GraphqlSettings {
+    fn default() -> Self {
+        Self {
+            introspection: false,
+            graphiql: false,
+            document_cache_max_bytes: default_document_cache_max_bytes(),
+        }
+    }
 }
 
 fn default_max_page_size() -> usize {

@@ -45,6 +45,7 @@ pub fn gateway_config(
         graphql: GraphqlSettings {
             introspection: true,
             graphiql: true,
+            ..GraphqlSettings::default()
         },
         sources: vec![
             source(

@@ -33,6 +33,7 @@ use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResu
 use axum::http::StatusCode;
 
 use super::cost::{check_document, CostLimits};
+use super::documents::PreparedDocument;
 use super::error::{
     codes, execution_code, has_code, parse_code, persisted_query_code, refusal, validation_code,
     with_code,
@@ -51,6 +52,13 @@ pub struct RequestOutcome {
     pub introspection: bool,
     /// Whether the client asked for the estimate only.
     pub dry_run: bool,
+    /// The document the HTTP edge parsed and walked for this request's
+    /// text and variables (none for a document named only by a persisted
+    /// query's hash, or a text that does not parse).
+    pub prepared: Option<Arc<PreparedDocument>>,
+    /// Whether the request has no variables, so that its validation result
+    /// is a function of the document and operation name alone.
+    pub without_variables: bool,
     state: Mutex<OutcomeState>,
 }
 
@@ -85,12 +93,16 @@ impl RequestOutcome {
         operation_name: Option<String>,
         introspection: bool,
         dry_run: bool,
+        prepared: Option<Arc<PreparedDocument>>,
+        without_variables: bool,
     ) -> Self {
         Self {
             over_get,
             operation_name,
             introspection,
             dry_run,
+            prepared,
+            without_variables,
             state: Mutex::new(OutcomeState::default()),
         }
     }
@@ -249,12 +261,15 @@ impl Extension for EdgeChecks {
             }
             error
         })?;
-        // The HTTP edge walked the text it was sent; a persisted query's
-        // document was walked when it was first sent, and is walked again
-        // here with this request's variables, before validation.
-        check_document(&document, variables, &self.settings.limits)
-            .map_err(|error| refusal(error.to_string(), error.code()))?;
-        let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() else {
+        let outcome = ctx.data_opt::<Arc<RequestOutcome>>();
+        // The HTTP edge walked the document of the text it was sent, with
+        // these variables; a persisted query's document, named by its hash
+        // alone, is walked here, before validation.
+        if outcome.is_none_or(|outcome| outcome.prepared.is_none()) {
+            check_document(&document, variables, &self.settings.limits)
+                .map_err(|error| refusal(error.to_string(), error.code()))?;
+        }
+        let Some(outcome) = outcome else {
             // A request that did not come through the HTTP edge (a test
             // calling the schema directly) has nothing more to check here.
             return Ok(document);
@@ -290,14 +305,31 @@ impl Extension for EdgeChecks {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await.map_err(|mut errors| {
-            for error in errors.iter_mut().filter(|error| !has_code(error)) {
-                let code = validation_code(error);
-                with_code(error, code);
+        let outcome = ctx.data_opt::<Arc<RequestOutcome>>();
+        // A request without variables is valid exactly when the same text
+        // and operation name were valid before.
+        let reusable = outcome
+            .filter(|outcome| outcome.without_variables)
+            .and_then(|outcome| Some((outcome.prepared.as_ref()?, outcome)));
+        let kept = reusable
+            .and_then(|(prepared, outcome)| prepared.validation(outcome.operation_name.as_deref()));
+        let result = match kept {
+            Some(result) => result,
+            None => {
+                let result = next.run(ctx).await.map_err(|mut errors| {
+                    for error in errors.iter_mut().filter(|error| !has_code(error)) {
+                        let code = validation_code(error);
+                        with_code(error, code);
+                    }
+                    errors
+                })?;
+                if let Some((prepared, outcome)) = reusable {
+                    prepared.keep_validation(outcome.operation_name.as_deref(), result);
+                }
+                result
             }
-            errors
-        })?;
-        if let Some(outcome) = ctx.data_opt::<Arc<RequestOutcome>>() {
+        };
+        if let Some(outcome) = outcome {
             if let Some(estimate) = outcome.estimate() {
                 let ceiling = self.settings.max_upstream_requests;
                 let over = estimate.over(ceiling);

@@ -34,6 +34,7 @@
 pub mod cors;
 pub mod cost;
 pub mod csrf;
+pub mod documents;
 pub mod error;
 pub mod estimate;
 pub mod extension;
@@ -49,6 +50,7 @@ use axum::response::{IntoResponse, Response};
 
 use self::cost::{check_document, check_query_text, CostLimits};
 use self::csrf::CsrfPrevention;
+use self::documents::{DocumentCache, PreparedDocument};
 use self::error::EdgeError;
 pub use self::extension::{EdgeExtension, EdgeExtensionSettings, RequestOutcome, Stage};
 use self::negotiate::{negotiate, ResponseMediaType};
@@ -82,6 +84,7 @@ pub struct Edge {
     introspection: bool,
     trusted: Option<Arc<TrustedDocuments>>,
     only_trusted: bool,
+    documents: DocumentCache,
 }
 
 impl Edge {
@@ -95,6 +98,7 @@ impl Edge {
             introspection: config.graphql.introspection,
             trusted: config.operations.trusted.clone(),
             only_trusted: config.operations.only_trusted,
+            documents: DocumentCache::new(config.graphql.document_cache_max_bytes),
         }
     }
 
@@ -174,25 +178,25 @@ impl Edge {
             None if persisted => String::new(),
             None => return Err(EdgeError::MissingQuery),
         };
-        check_query_text(&query, &self.cost_limits)?;
         let variables = async_graphql::Variables::from_json(serde_json::Value::Object(
             params.variables.unwrap_or_default(),
         ));
-        // The document is walked here, before async-graphql sees it:
-        // async-graphql's own nesting check, which runs as it parses,
-        // expands every fragment spread, so a fan-out of fragments must be
-        // refused first. A document that does not parse is left to
-        // async-graphql, which reports where.
-        if let Ok(document) = async_graphql::parser::parse_query(&query) {
-            check_document(&document, &variables, &self.cost_limits)?;
+        let prepared = self.prepare(&query, &variables)?;
+        let without_variables = variables.is_empty();
+        let mut request = async_graphql::Request::new(query);
+        if let Some(prepared) = &prepared {
+            // async-graphql takes the document as its own and trims it for
+            // `@skip`/`@include`; a copy costs a fraction of a parse.
+            request.set_parsed_query(prepared.document().clone());
         }
         let outcome = Arc::new(RequestOutcome::new(
             over_get,
             params.operation_name.clone(),
             self.introspection,
             dry_run,
+            prepared,
+            without_variables,
         ));
-        let mut request = async_graphql::Request::new(query);
         if let Some(name) = params.operation_name {
             request = request.operation_name(name);
         }
@@ -219,6 +223,38 @@ impl Edge {
 }
 
 impl Edge {
+    /// Checks the query text and its document against the cost limits, and
+    /// returns the parsed document: the one kept for this exact text, or a
+    /// fresh parse, kept once it has passed. A text that does not parse is
+    /// left to async-graphql, which reports where (`None`).
+    ///
+    /// The document is walked here, before async-graphql sees it:
+    /// async-graphql's own nesting check expands every fragment spread, so
+    /// a fan-out of fragments must be refused first. The walk runs for every
+    /// request, as the page sizes it checks may come from variables; the
+    /// text's own limits held when its document was kept.
+    fn prepare(
+        &self,
+        query: &str,
+        variables: &async_graphql::Variables,
+    ) -> Result<Option<Arc<PreparedDocument>>, EdgeError> {
+        if query.is_empty() {
+            return Ok(None);
+        }
+        if let Some(prepared) = self.documents.get(query) {
+            check_document(prepared.document(), variables, &self.cost_limits)?;
+            return Ok(Some(prepared));
+        }
+        check_query_text(query, &self.cost_limits)?;
+        let Ok(document) = async_graphql::parser::parse_query(query) else {
+            return Ok(None);
+        };
+        check_document(&document, variables, &self.cost_limits)?;
+        let prepared = Arc::new(PreparedDocument::new(document));
+        self.documents.insert(query, Arc::clone(&prepared));
+        Ok(Some(prepared))
+    }
+
     /// Puts the text of a manifest document named by hash (`documentId`, or
     /// Apollo's `persistedQuery` without a query) in `params.query`, and,
     /// with `only_trusted`, refuses a request that is not a manifest

@@ -25,6 +25,8 @@ use async_graphql::parser::types::{ExecutableDocument, Field, Selection, Selecti
 use async_graphql::registry::{MetaTypeName, Registry};
 use async_graphql::{Name, PathSegment, Response, ServerResult, Value, Variables};
 
+use crate::edge::RequestOutcome;
+
 /// The extension that applies [`propagate_nulls`] to every answer.
 #[derive(Debug, Default)]
 pub struct NullPropagation;
@@ -52,9 +54,16 @@ impl Extension for NullPropagationForRequest {
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
-        // The document is small (the edge's limits bound it); a copy costs
-        // less than parsing it again should an error need it.
-        *self.lock() = Some(document.clone());
+        // The edge keeps the document it parsed for this text; only a
+        // document it did not parse (a persisted query named by its hash) is
+        // copied here. The document is small (the edge's limits bound it); a
+        // copy costs less than parsing it again should an error need it.
+        let prepared_by_edge = ctx
+            .data_opt::<Arc<RequestOutcome>>()
+            .is_some_and(|outcome| outcome.prepared.is_some());
+        if !prepared_by_edge {
+            *self.lock() = Some(document.clone());
+        }
         Ok(document)
     }
 
@@ -65,10 +74,22 @@ impl Extension for NullPropagationForRequest {
         next: NextExecute<'_>,
     ) -> Response {
         let mut response = next.run(ctx, operation_name).await;
-        if let Some(document) = self.lock().take() {
+        if response.errors.is_empty() {
+            return response;
+        }
+        let prepared = ctx
+            .data_opt::<Arc<RequestOutcome>>()
+            .and_then(|outcome| outcome.prepared.clone());
+        let copied = self.lock().take();
+        let document = match (&prepared, &copied) {
+            (Some(prepared), _) => Some(prepared.document()),
+            (None, Some(copied)) => Some(copied),
+            (None, None) => None,
+        };
+        if let Some(document) = document {
             propagate_nulls(
                 &ctx.schema_env.registry,
-                &document,
+                document,
                 operation_name,
                 &mut response,
             );

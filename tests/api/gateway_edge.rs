@@ -1,7 +1,7 @@
 //! The HTTP edge, end to end: GraphQL over HTTP status codes and media
 //! types, CSRF prevention, CORS and the request body limit.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::helpers::{send_raw, spawn_gateway, spawn_gateway_configured};
 
@@ -401,4 +401,83 @@ async fn automatic_persisted_queries_register_then_run_by_hash() {
         mismatched.body
     );
     assert!(mismatched.body.get("data").is_none());
+}
+
+/// The same text sent again is served from the parsed documents the edge
+/// keeps, and is still checked against each request's own variables and
+/// operation name: a kept document changes what a request costs, never
+/// what it is allowed to do.
+#[tokio::test]
+async fn a_document_sent_again_is_checked_with_its_own_variables() {
+    let gateway = spawn_gateway().await;
+    let query =
+        "query Page($n: Int) { properties(first: $n) { nodes { id } } } query Other { __typename }";
+    let post = |variables: Value, operation: &str| {
+        let body = json!({ "query": query, "variables": variables, "operationName": operation });
+        gateway.post_with(&[("content-type", "application/json")], body.to_string())
+    };
+    let ok = post(json!({ "n": 2 }), "Page").await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(
+        ok.body["data"]["properties"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let too_many = post(json!({ "n": 1_000_000 }), "Page").await;
+    assert_eq!(too_many.first_code(), "BAD_USER_INPUT", "{too_many:?}");
+    let wrong_type = post(json!({ "n": "two" }), "Page").await;
+    assert!(wrong_type.body.get("data").is_none(), "{wrong_type:?}");
+    assert_eq!(
+        wrong_type.first_code(),
+        "GRAPHQL_VALIDATION_FAILED",
+        "{wrong_type:?}"
+    );
+    let again = post(json!({ "n": 3 }), "Page").await;
+    assert_eq!(
+        again.body["data"]["properties"]["nodes"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+
+    let other = post(json!({}), "Other").await;
+    assert_eq!(other.body["data"]["__typename"], "Query", "{other:?}");
+    for _ in 0..2 {
+        let unknown = post(json!({}), "Missing").await;
+        assert!(unknown.body.get("data").is_none(), "{unknown:?}");
+        assert!(unknown.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Missing"));
+    }
+    let other_again = post(json!({}), "Other").await;
+    assert_eq!(other_again.body, other.body);
+}
+
+/// A text one character away from a kept one is parsed as itself.
+#[tokio::test]
+async fn a_kept_document_is_never_served_for_another_text() {
+    let gateway = spawn_gateway().await;
+    let valid = gateway
+        .graphql("{ properties(first: 1) { nodes { id } } }", json!({}))
+        .await;
+    assert!(valid.get("errors").is_none(), "{valid}");
+    let unknown_field = gateway
+        .graphql("{ properties(first: 1) { nodes { idx } } }", json!({}))
+        .await;
+    assert_eq!(
+        unknown_field["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED",
+        "{unknown_field}"
+    );
+    let invalid_syntax = gateway
+        .graphql("{ properties(first: 1) { nodes { id } }", json!({}))
+        .await;
+    assert_eq!(
+        invalid_syntax["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED",
+        "{invalid_syntax}"
+    );
 }

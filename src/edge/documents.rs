@@ -1,0 +1,205 @@
+//! Parsed documents kept by their text, so that a query a client sends again
+//! is neither lexed, parsed nor validated again: what Apollo Router does
+//! with its query plans, for the same reason. A front end sends the same few
+//! operations over and over; parsing and validating them was a fifth of the
+//! gateway's CPU for a single-contact query.
+//!
+//! The key is the whole query text, compared whole (moka hashes it and then
+//! compares it with `Eq`), so a document is never served for any other text.
+//! An entry is made only for a text that passed every check of the edge,
+//! text and document: what is kept is what would be parsed again.
+//!
+//! Validation (async-graphql's rules, its depth and complexity limits) is a
+//! function of the document, the operation name and the variables. With no
+//! variables, the result for one operation name is kept on the entry and
+//! reused; with variables, validation runs every time, as the rules check
+//! the variables' values. Only operation names the document defines (or
+//! none) are kept, so an entry's size is bounded by its own text.
+//!
+//! The cache is bounded by weight: each entry weighs its text's length
+//! times [`DOCUMENT_WEIGHT_FACTOR`] (a parsed document, with its positions
+//! and names, is about that much larger than its text).
+
+use std::sync::{Arc, Mutex};
+
+use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
+use async_graphql::ValidationResult;
+
+/// Bytes of memory a document's text is weighed at, per byte of text.
+pub const DOCUMENT_WEIGHT_FACTOR: u32 = 12;
+
+/// A bounded cache of parsed documents by query text.
+#[derive(Clone)]
+pub struct DocumentCache {
+    documents: Option<moka::sync::Cache<Arc<str>, Arc<PreparedDocument>>>,
+}
+
+impl std::fmt::Debug for DocumentCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocumentCache")
+            .field("enabled", &self.documents.is_some())
+            .finish()
+    }
+}
+
+/// A parsed document that passed the edge's checks once, and the validation
+/// results found for it so far.
+#[derive(Debug)]
+pub struct PreparedDocument {
+    document: ExecutableDocument,
+    /// Validation results of requests without variables, by operation name.
+    validations: Mutex<Vec<(Option<String>, ValidationResult)>>,
+}
+
+impl DocumentCache {
+    /// A cache holding at most about `max_bytes` (0 keeps nothing).
+    pub fn new(max_bytes: u64) -> Self {
+        let documents = (max_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|text: &Arc<str>, _: &Arc<PreparedDocument>| {
+                    u32::try_from(text.len())
+                        .unwrap_or(u32::MAX)
+                        .saturating_mul(DOCUMENT_WEIGHT_FACTOR)
+                })
+                .build()
+        });
+        Self { documents }
+    }
+
+    /// The document kept for exactly this text.
+    pub fn get(&self, text: &str) -> Option<Arc<PreparedDocument>> {
+        self.documents.as_ref()?.get(text)
+    }
+
+    /// Keeps `document` as the parse of `text`.
+    pub fn insert(&self, text: &str, document: Arc<PreparedDocument>) {
+        if let Some(documents) = &self.documents {
+            documents.insert(Arc::from(text), document);
+        }
+    }
+
+    /// The weight of what is kept, after pending evictions ran.
+    pub fn weighted_size(&self) -> u64 {
+        self.documents.as_ref().map_or(0, |documents| {
+            documents.run_pending_tasks();
+            documents.weighted_size()
+        })
+    }
+}
+
+impl PreparedDocument {
+    /// A document that has passed the edge's checks.
+    pub fn new(document: ExecutableDocument) -> Self {
+        Self {
+            document,
+            validations: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The parsed document.
+    pub fn document(&self) -> &ExecutableDocument {
+        &self.document
+    }
+
+    /// The validation result kept for `operation_name`, for a request
+    /// without variables.
+    pub fn validation(&self, operation_name: Option<&str>) -> Option<ValidationResult> {
+        self.lock()
+            .iter()
+            .find(|(name, _)| name.as_deref() == operation_name)
+            .map(|(_, result)| *result)
+    }
+
+    /// Keeps the validation result of a request without variables, when
+    /// `operation_name` is one the document defines (or none).
+    pub fn keep_validation(&self, operation_name: Option<&str>, result: ValidationResult) {
+        let defined = match (&self.document.operations, operation_name) {
+            (_, None) => true,
+            (DocumentOperations::Single(_), Some(_)) => false,
+            (DocumentOperations::Multiple(operations), Some(name)) => operations
+                .keys()
+                .any(|candidate| candidate.as_str() == name),
+        };
+        let mut validations = self.lock();
+        if defined
+            && !validations
+                .iter()
+                .any(|(name, _)| name.as_deref() == operation_name)
+        {
+            validations.push((operation_name.map(str::to_string), result));
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Option<String>, ValidationResult)>> {
+        // The list is appended to in one statement; a panic while it is
+        // held cannot leave it half-written.
+        self.validations
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prepared(text: &str) -> Arc<PreparedDocument> {
+        Arc::new(PreparedDocument::new(
+            async_graphql::parser::parse_query(text).unwrap(),
+        ))
+    }
+
+    fn validation(depth: usize) -> ValidationResult {
+        ValidationResult {
+            cache_control: Default::default(),
+            complexity: depth,
+            depth,
+        }
+    }
+
+    #[test]
+    fn a_document_is_served_only_for_its_own_text() {
+        let cache = DocumentCache::new(1 << 20);
+        cache.insert("{ a }", prepared("{ a }"));
+        assert!(cache.get("{ a }").is_some());
+        assert!(cache.get("{ a } ").is_none());
+        assert!(cache.get("{ b }").is_none());
+        assert!(cache.get("{ A }").is_none());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_byte_budget() {
+        let budget = 64 * 1024;
+        let cache = DocumentCache::new(budget);
+        for n in 0..5_000 {
+            let text = format!("{{ field{n} }}");
+            cache.insert(&text, prepared(&text));
+        }
+        assert!(cache.weighted_size() <= budget);
+        assert!(cache.weighted_size() > 0);
+    }
+
+    #[test]
+    fn a_zero_budget_keeps_nothing() {
+        let cache = DocumentCache::new(0);
+        cache.insert("{ a }", prepared("{ a }"));
+        assert!(cache.get("{ a }").is_none());
+    }
+
+    #[test]
+    fn validations_are_kept_only_for_operations_the_document_defines() {
+        let document = prepared("query One { a } query Two { b }");
+        document.keep_validation(Some("One"), validation(1));
+        document.keep_validation(Some("Three"), validation(3));
+        document.keep_validation(None, validation(0));
+        assert_eq!(document.validation(Some("One")).map(|v| v.depth), Some(1));
+        assert!(document.validation(Some("Two")).is_none());
+        assert!(document.validation(Some("Three")).is_none());
+        assert_eq!(document.validation(None).map(|v| v.depth), Some(0));
+
+        let anonymous = prepared("{ a }");
+        anonymous.keep_validation(Some("One"), validation(1));
+        assert!(anonymous.validation(Some("One")).is_none());
+    }
+}
