@@ -24,7 +24,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use crate::cache::{self, CacheReport, RequestScope};
 use crate::config::{CorsSettings, GatewayConfig, LoaderSettings, SourceCredentials};
 use crate::edge::{Edge, GraphQLRequest};
-use crate::graphql::{build_schema, GatewaySchema};
+use crate::graphql::{build_known_document_schema, build_schema, type_registry, GatewaySchema};
 use crate::loaders::RequestLoaders;
 use crate::sources::djangocrm::DjangoCrm;
 use crate::sources::opentoclose::OpenToClose;
@@ -36,6 +36,11 @@ use crate::upstream::Upstream;
 /// Everything a request handler needs, shared by all requests.
 pub struct Gateway {
     pub schema: GatewaySchema,
+    /// The schema for operations the edge knows (see `edge::documents`).
+    pub known_document_schema: GatewaySchema,
+    /// The schema's types, for finishing the answers of
+    /// `known_document_schema`.
+    pub types: async_graphql::registry::Registry,
     pub sources: SourceSet,
     pub loaders: LoaderSettings,
     pub upstream: Arc<Upstream>,
@@ -85,6 +90,8 @@ impl Gateway {
                 &config.operations,
                 sources.clone(),
             ),
+            known_document_schema: build_known_document_schema(&config.limits, sources.clone()),
+            types: type_registry(),
             sources,
             loaders: config.loaders,
             upstream,
@@ -187,8 +194,16 @@ async fn graphiql_asset(State(gateway): State<Arc<Gateway>>, Path(name): Path<St
 async fn execute(gateway: &Gateway, headers: &HeaderMap, request: GraphQLRequest) -> Response {
     let scope = Arc::new(cache_scope(headers));
     let loaders = Arc::new(RequestLoaders::new(&gateway.sources, gateway.loaders));
-    let request = request.into_inner().data(Arc::clone(&loaders));
-    let mut response = cache::with_scope(Arc::clone(&scope), gateway.schema.execute(request)).await;
+    let (request, known) = request.into_parts();
+    let request = request.data(Arc::clone(&loaders));
+    let schema = match known {
+        Some(_) => &gateway.known_document_schema,
+        None => &gateway.schema,
+    };
+    let mut response = cache::with_scope(Arc::clone(&scope), schema.execute(request)).await;
+    if let Some(known) = known {
+        known.finish(&gateway.types, &mut response);
+    }
     if let Some(report) = scope.report() {
         let weighted_bytes = gateway.upstream.cache().weighted_size().await;
         response.extensions.insert(

@@ -9,12 +9,15 @@
 //! An entry is made only for a text that passed every check of the edge,
 //! text and document: what is kept is what would be parsed again.
 //!
-//! Validation (async-graphql's rules, its depth and complexity limits) is a
-//! function of the document, the operation name and the variables. With no
-//! variables, the result for one operation name is kept on the entry and
-//! reused; with variables, validation runs every time, as the rules check
-//! the variables' values. Only operation names the document defines (or
-//! none) are kept, so an entry's size is bounded by its own text.
+//! Validation (async-graphql's rules, its depth and complexity limits) and
+//! the upstream estimate are functions of the document, the operation name
+//! and the variables. With no variables, an operation that passed them all
+//! and ran is kept on the entry as *known*, with its estimate; the next
+//! request for it runs on the schema without extensions and with fast
+//! validation (`graphql::build_known_document_schema`). With variables,
+//! everything runs every time, as the rules check the variables' values.
+//! Only operation names the document defines (or none) are kept, so an
+//! entry's size is bounded by its own text.
 //!
 //! The cache is bounded by weight: each entry weighs its text's length
 //! times [`DOCUMENT_WEIGHT_FACTOR`] (a parsed document, with its positions
@@ -23,7 +26,8 @@
 use std::sync::{Arc, Mutex};
 
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument};
-use async_graphql::ValidationResult;
+
+use super::estimate::UpstreamEstimate;
 
 /// Bytes of memory a document's text is weighed at, per byte of text.
 pub const DOCUMENT_WEIGHT_FACTOR: u32 = 12;
@@ -42,13 +46,13 @@ impl std::fmt::Debug for DocumentCache {
     }
 }
 
-/// A parsed document that passed the edge's checks once, and the validation
-/// results found for it so far.
+/// A parsed document that passed the edge's checks once, and its operations
+/// known to pass every check when sent without variables.
 #[derive(Debug)]
 pub struct PreparedDocument {
     document: ExecutableDocument,
-    /// Validation results of requests without variables, by operation name.
-    validations: Mutex<Vec<(Option<String>, ValidationResult)>>,
+    /// The known operations, by name, with their upstream estimates.
+    known: Mutex<Vec<(Option<String>, UpstreamEstimate)>>,
 }
 
 impl DocumentCache {
@@ -93,7 +97,7 @@ impl PreparedDocument {
     pub fn new(document: ExecutableDocument) -> Self {
         Self {
             document,
-            validations: Mutex::new(Vec::new()),
+            known: Mutex::new(Vec::new()),
         }
     }
 
@@ -102,18 +106,18 @@ impl PreparedDocument {
         &self.document
     }
 
-    /// The validation result kept for `operation_name`, for a request
+    /// The estimate of `operation_name` when it is known to pass every check
     /// without variables.
-    pub fn validation(&self, operation_name: Option<&str>) -> Option<ValidationResult> {
+    pub fn known(&self, operation_name: Option<&str>) -> Option<UpstreamEstimate> {
         self.lock()
             .iter()
             .find(|(name, _)| name.as_deref() == operation_name)
-            .map(|(_, result)| *result)
+            .map(|(_, estimate)| estimate.clone())
     }
 
-    /// Keeps the validation result of a request without variables, when
-    /// `operation_name` is one the document defines (or none).
-    pub fn keep_validation(&self, operation_name: Option<&str>, result: ValidationResult) {
+    /// Records that `operation_name`, sent without variables, passed every
+    /// check, when it is an operation the document defines (or none).
+    pub fn keep_known(&self, operation_name: Option<&str>, estimate: UpstreamEstimate) {
         let defined = match (&self.document.operations, operation_name) {
             (_, None) => true,
             (DocumentOperations::Single(_), Some(_)) => false,
@@ -121,20 +125,20 @@ impl PreparedDocument {
                 .keys()
                 .any(|candidate| candidate.as_str() == name),
         };
-        let mut validations = self.lock();
+        let mut known = self.lock();
         if defined
-            && !validations
+            && !known
                 .iter()
                 .any(|(name, _)| name.as_deref() == operation_name)
         {
-            validations.push((operation_name.map(str::to_string), result));
+            known.push((operation_name.map(str::to_string), estimate));
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Option<String>, ValidationResult)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Option<String>, UpstreamEstimate)>> {
         // The list is appended to in one statement; a panic while it is
         // held cannot leave it half-written.
-        self.validations
+        self.known
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -150,11 +154,9 @@ mod tests {
         ))
     }
 
-    fn validation(depth: usize) -> ValidationResult {
-        ValidationResult {
-            cache_control: Default::default(),
-            complexity: depth,
-            depth,
+    fn estimate(requests: u64) -> UpstreamEstimate {
+        UpstreamEstimate {
+            by_source: [(crate::domain::SourceKind::Spark, requests)].into(),
         }
     }
 
@@ -188,18 +190,18 @@ mod tests {
     }
 
     #[test]
-    fn validations_are_kept_only_for_operations_the_document_defines() {
+    fn only_operations_the_document_defines_become_known() {
         let document = prepared("query One { a } query Two { b }");
-        document.keep_validation(Some("One"), validation(1));
-        document.keep_validation(Some("Three"), validation(3));
-        document.keep_validation(None, validation(0));
-        assert_eq!(document.validation(Some("One")).map(|v| v.depth), Some(1));
-        assert!(document.validation(Some("Two")).is_none());
-        assert!(document.validation(Some("Three")).is_none());
-        assert_eq!(document.validation(None).map(|v| v.depth), Some(0));
+        document.keep_known(Some("One"), estimate(1));
+        document.keep_known(Some("Three"), estimate(3));
+        document.keep_known(None, estimate(0));
+        assert_eq!(document.known(Some("One")), Some(estimate(1)));
+        assert!(document.known(Some("Two")).is_none());
+        assert!(document.known(Some("Three")).is_none());
+        assert_eq!(document.known(None), Some(estimate(0)));
 
         let anonymous = prepared("{ a }");
-        anonymous.keep_validation(Some("One"), validation(1));
-        assert!(anonymous.validation(Some("One")).is_none());
+        anonymous.keep_known(Some("One"), estimate(1));
+        assert!(anonymous.known(Some("One")).is_none());
     }
 }

@@ -143,6 +143,36 @@ impl RequestOutcome {
     }
 }
 
+/// Finishes the answer of a request run on the schema without extensions
+/// (`graphql::build_known_document_schema`) as the extensions would have:
+/// the request is marked executed with the operation's estimate, nulls
+/// propagate (`graphql::null_propagation`), and every error a resolver
+/// raised without a code gets one.
+pub fn finish_known_execution(
+    outcome: &RequestOutcome,
+    estimate: UpstreamEstimate,
+    registry: &async_graphql::registry::Registry,
+    response: &mut Response,
+) {
+    outcome.set_estimate(estimate);
+    outcome.set_stage(Stage::Executed);
+    if response.errors.is_empty() {
+        return;
+    }
+    if let Some(prepared) = &outcome.prepared {
+        crate::graphql::null_propagation::propagate_nulls(
+            registry,
+            prepared.document(),
+            outcome.operation_name.as_deref(),
+            response,
+        );
+    }
+    for error in response.errors.iter_mut().filter(|error| !has_code(error)) {
+        let code = execution_code(error);
+        with_code(error, code);
+    }
+}
+
 /// The operation a request runs: the one named, or the only one.
 pub fn selected_operation<'a>(
     document: &'a ExecutableDocument,
@@ -305,30 +335,14 @@ impl Extension for EdgeChecks {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let outcome = ctx.data_opt::<Arc<RequestOutcome>>();
-        // A request without variables is valid exactly when the same text
-        // and operation name were valid before.
-        let reusable = outcome
-            .filter(|outcome| outcome.without_variables)
-            .and_then(|outcome| Some((outcome.prepared.as_ref()?, outcome)));
-        let kept = reusable
-            .and_then(|(prepared, outcome)| prepared.validation(outcome.operation_name.as_deref()));
-        let result = match kept {
-            Some(result) => result,
-            None => {
-                let result = next.run(ctx).await.map_err(|mut errors| {
-                    for error in errors.iter_mut().filter(|error| !has_code(error)) {
-                        let code = validation_code(error);
-                        with_code(error, code);
-                    }
-                    errors
-                })?;
-                if let Some((prepared, outcome)) = reusable {
-                    prepared.keep_validation(outcome.operation_name.as_deref(), result);
-                }
-                result
+        let result = next.run(ctx).await.map_err(|mut errors| {
+            for error in errors.iter_mut().filter(|error| !has_code(error)) {
+                let code = validation_code(error);
+                with_code(error, code);
             }
-        };
+            errors
+        })?;
+        let outcome = ctx.data_opt::<Arc<RequestOutcome>>();
         if let Some(outcome) = outcome {
             if let Some(estimate) = outcome.estimate() {
                 let ceiling = self.settings.max_upstream_requests;
@@ -374,6 +388,15 @@ impl Extension for EdgeChecks {
                     .extension("dryRun", async_graphql::Value::Boolean(true));
             }
             outcome.set_stage(Stage::Executed);
+            // Valid, under the ceiling, and about to run: sent again
+            // without variables, the same text and operation name need
+            // none of the checks again.
+            if let (Some(prepared), true) = (&outcome.prepared, outcome.without_variables) {
+                prepared.keep_known(
+                    outcome.operation_name.as_deref(),
+                    outcome.estimate().unwrap_or_default(),
+                );
+            }
         }
         let mut response = next.run(ctx, operation_name).await;
         for error in response.errors.iter_mut().filter(|error| !has_code(error)) {

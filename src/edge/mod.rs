@@ -44,6 +44,7 @@ pub mod trusted;
 
 use std::sync::Arc;
 
+use async_graphql::parser::types::OperationType;
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -52,6 +53,7 @@ use self::cost::{check_document, check_query_text, CostLimits};
 use self::csrf::CsrfPrevention;
 use self::documents::{DocumentCache, PreparedDocument};
 use self::error::EdgeError;
+use self::extension::selected_operation;
 pub use self::extension::{EdgeExtension, EdgeExtensionSettings, RequestOutcome, Stage};
 use self::negotiate::{negotiate, ResponseMediaType};
 use self::params::GraphqlParams;
@@ -59,12 +61,40 @@ use self::trusted::TrustedDocuments;
 use crate::config::GatewayConfig;
 
 /// A GraphQL request that has passed the edge, ready to execute.
-pub struct GraphQLRequest(pub async_graphql::Request);
+pub struct GraphQLRequest {
+    request: async_graphql::Request,
+    known: Option<KnownOperation>,
+}
+
+/// A request for an operation known to pass every check (see
+/// [`documents`]): it runs on the schema without extensions, and its answer
+/// is finished by [`KnownOperation::finish`].
+pub struct KnownOperation {
+    estimate: estimate::UpstreamEstimate,
+    outcome: Arc<RequestOutcome>,
+}
 
 impl GraphQLRequest {
     /// The request for the schema.
     pub fn into_inner(self) -> async_graphql::Request {
-        self.0
+        self.request
+    }
+
+    /// The request, and whether its operation is known.
+    pub fn into_parts(self) -> (async_graphql::Request, Option<KnownOperation>) {
+        (self.request, self.known)
+    }
+}
+
+impl KnownOperation {
+    /// Gives the answer what the schema's extensions would have: codes,
+    /// propagated nulls, and the request's stage.
+    pub fn finish(
+        self,
+        registry: &async_graphql::registry::Registry,
+        response: &mut async_graphql::Response,
+    ) {
+        extension::finish_known_execution(&self.outcome, self.estimate, registry, response);
     }
 }
 
@@ -183,6 +213,18 @@ impl Edge {
         ));
         let prepared = self.prepare(&query, &variables)?;
         let without_variables = variables.is_empty();
+        let known_estimate = prepared
+            .as_ref()
+            .filter(|_| without_variables && !dry_run)
+            .and_then(|prepared| {
+                let operation =
+                    selected_operation(prepared.document(), params.operation_name.as_deref())?;
+                // A mutation over GET is refused on the checked path.
+                if over_get && operation.ty != OperationType::Query {
+                    return None;
+                }
+                prepared.known(params.operation_name.as_deref())
+            });
         let mut request = async_graphql::Request::new(query);
         if let Some(prepared) = &prepared {
             // async-graphql takes the document as its own and trims it for
@@ -212,8 +254,12 @@ impl Edge {
             request = request.disable_introspection();
         }
         let request = request.data(Arc::clone(&outcome));
+        let known = known_estimate.map(|estimate| KnownOperation {
+            estimate,
+            outcome: Arc::clone(&outcome),
+        });
         Ok((
-            GraphQLRequest(request),
+            GraphQLRequest { request, known },
             PendingAnswer {
                 media_type,
                 outcome,

@@ -87,6 +87,49 @@ pub fn build_schema(
     }
 }
 
+/// The same schema without extensions and with async-graphql's fast
+/// validation (fragment cycles, depth and complexity only), for a request
+/// the edge has seen pass every check before: a document kept by its exact
+/// text, sent without variables, with an operation name that was validated
+/// in full, estimated under the ceiling and executed ([`crate::edge`]
+/// chooses). Its answers are finished by
+/// [`crate::edge::extension::finish_known_execution`].
+///
+/// Why: with any extension registered, async-graphql runs every field and
+/// every list item through the extension chain (a boxed future per
+/// extension and a type lookup per field), which was a tenth of the CPU of
+/// a property board; and validating a document again finds what it found
+/// before.
+pub fn build_known_document_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(SourceRegistry {
+        sources,
+        max_page_size: limits.max_page_size,
+    })
+    .limit_depth(limits.max_query_depth)
+    .limit_complexity(limits.max_query_complexity)
+    .validation_mode(async_graphql::ValidationMode::Fast)
+    .finish()
+}
+
+/// The schema's types, for walking an answer outside async-graphql (null
+/// propagation of the answers of [`build_known_document_schema`]).
+pub fn type_registry() -> async_graphql::registry::Registry {
+    use async_graphql::OutputType;
+    let mut registry = async_graphql::registry::Registry {
+        query_type: <QueryRoot as OutputType>::type_name().to_string(),
+        mutation_type: Some(<MutationRoot as OutputType>::type_name().to_string()),
+        ..Default::default()
+    };
+    <QueryRoot as OutputType>::create_type_info(&mut registry);
+    <MutationRoot as OutputType>::create_type_info(&mut registry);
+    registry
+}
+
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
     build_schema(

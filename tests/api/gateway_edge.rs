@@ -481,3 +481,21 @@ async fn a_kept_document_is_never_served_for_another_text() {
         "{invalid_syntax}"
     );
 }
+
+/// A mutation the gateway knows from POSTs is still refused over GET.
+#[tokio::test]
+async fn a_known_mutation_is_still_refused_over_get() {
+    let gateway = spawn_gateway().await;
+    let mutation = r#"mutation { deleteContact(input: {id: "not-an-id"}) { deletedId } }"#;
+    for _ in 0..2 {
+        let posted = gateway
+            .post_with(&[JSON], json!({ "query": mutation }).to_string())
+            .await;
+        assert_eq!(posted.status, 200, "{posted:?}");
+    }
+    let refused = gateway
+        .get_with(&[("query", mutation)], &[("x-graphql-csrf", "1")])
+        .await;
+    assert_eq!(refused.status, 405, "{refused:?}");
+    assert_eq!(refused.first_code(), "METHOD_NOT_ALLOWED");
+}

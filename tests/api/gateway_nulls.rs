@@ -87,3 +87,45 @@ async fn a_failing_non_null_field_nulls_its_nearest_nullable_parent() {
         "{answer:#}"
     );
 }
+
+/// An operation sent again without variables runs on the schema without
+/// extensions (`edge::documents`); its answer is finished the same way:
+/// the same nulls, the same paths, the same codes.
+#[tokio::test]
+async fn an_operation_sent_again_is_answered_exactly_as_the_first_time() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.cache.enabled = false;
+        config.limits.max_upstream_requests = 10_000;
+    })
+    .await;
+    let faults = |faults: serde_json::Value| {
+        gateway
+            .sandbox
+            .configure(json!({ "opentoclose": { "faults": faults } }))
+    };
+    let opentoclose = GlobalId::new(NodeType::Contact, SourceKind::OpenToClose, "1").encode();
+    let query = format!(
+        "{{ contact(id: \"{opentoclose}\") {{ displayName properties {{ role }} }} properties(first: 1) {{ nodes {{ title }} }} }}"
+    );
+    faults(json!([{ "kind": "http_500", "rate": 1.0 }])).await;
+    let first = gateway.graphql(&query, json!({})).await;
+    assert_eq!(first["data"], json!(null), "{first:#}");
+    assert!(
+        first["errors"][0]["extensions"]["code"].is_string(),
+        "{first:#}"
+    );
+    for _ in 0..2 {
+        let again = gateway.graphql(&query, json!({})).await;
+        assert_eq!(again, first);
+    }
+
+    let query = "{ properties(first: 1) { nodes { title } } }";
+    let refused = gateway.graphql(query, json!({})).await;
+    faults(json!([])).await;
+    let answered = gateway.graphql(query, json!({})).await;
+    assert!(answered.get("errors").is_none(), "{answered:#}");
+    assert!(answered["data"]["properties"]["nodes"][0]["title"].is_string());
+    faults(json!([{ "kind": "http_500", "rate": 1.0 }])).await;
+    let refused_again = gateway.graphql(query, json!({})).await;
+    assert_eq!(refused_again, refused);
+}
