@@ -8,7 +8,9 @@
 //!    (tower-http's `RequestBodyLimitLayer`: a declared length above the
 //!    limit is refused at once; [`params::read_body`] stops reading an
 //!    undeclared one at the limit);
-//! 2. content negotiation (`negotiate.rs`): the answer's media type;
+//! 2. the caller (`crate::auth`): its API key, its requests per second and
+//!    its forwarded credentials, before the body is read (401 or 429);
+//!    content negotiation (`negotiate.rs`): the answer's media type;
 //! 3. the method and content type: POST bodies only as `application/json`
 //!    (415 otherwise), GET for queries only;
 //! 4. CSRF prevention (`csrf.rs`): a request a browser could send
@@ -22,7 +24,10 @@
 //!    the upstream estimate (`estimate.rs`) against its ceiling, or, for a
 //!    dry run (`x-graphql-dry-run: true` or `extensions.dryRun`), as the
 //!    whole answer;
-//!    introspection, when switched off, is refused.
+//!    introspection, when switched off, is refused; what the caller's
+//!    principal may not do (a mutation with a read-only key, a source
+//!    outside its `allowed_sources`) is 403, and an estimate over its
+//!    upstream requests per minute 429.
 //!
 //! [`Edge::finish`] then gives the answer its status and content type: a
 //! request error (the operation never ran) has no `data` entry and is 400
@@ -112,6 +117,13 @@ impl Edge {
     /// preflights must therefore allow.
     pub fn csrf_headers(&self) -> &[axum::http::HeaderName] {
         self.csrf.required_headers()
+    }
+
+    /// The answer refusing a request before its parameters are read, in the
+    /// media type the request accepts.
+    pub fn refuse(&self, headers: &HeaderMap, error: EdgeError) -> Response {
+        let media_type = negotiate(headers).unwrap_or(ResponseMediaType::Json);
+        error.into_response(media_type)
     }
 
     /// Checks a POST and reads its body into a GraphQL request; a refusal is
@@ -335,6 +347,11 @@ impl PendingAnswer {
             parts
                 .headers
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if let Some(seconds) = self.outcome.retry_after_seconds() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         parts.headers.remove(header::CACHE_CONTROL);
         parts.headers.remove(header::CONTENT_LENGTH);

@@ -53,6 +53,7 @@ pub fn build_schema(
     .data(SourceRegistry {
         sources,
         max_page_size: limits.max_page_size,
+        denied: Vec::new(),
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)

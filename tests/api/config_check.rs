@@ -8,12 +8,13 @@ use crate::helpers::spawn_gateway_configured;
 
 /// The credentials the example's environment variables are set to: none of
 /// them may appear in anything `check` prints.
-const EXAMPLE_ENV: [(&str, &str); 5] = [
+const EXAMPLE_ENV: [(&str, &str); 6] = [
     ("OPENTOCLOSE_API_TOKEN", "otc-token-value"),
     ("DJANGOCRM_TOKEN", "crm-token-value"),
     ("DJANGOCRM_ORGANIZATION_ID", "crm-organization-value"),
     ("WINNERR_TOKEN", "winnerr-token-value"),
     ("SPARK_TOKEN", "spark-token-value"),
+    ("SPARK_TOKEN_FRONT_DESK", "spark-front-desk-token-value"),
 ];
 
 fn example_path() -> PathBuf {
@@ -93,7 +94,7 @@ fn check_applies_environment_overrides() {
 fn check_refuses_a_config_without_sources() {
     let path = config_file(
         "no-sources",
-        "listen = \"127.0.0.1:4000\"\n[graphql]\ngraphiql = true\n",
+        "listen = \"127.0.0.1:4000\"\n[graphql]\ngraphiql = true\n[auth]\nmode = \"open\"\n",
     );
     let output = check(&path, &[]);
     let stderr = text(&output.stderr);
@@ -180,4 +181,59 @@ async fn readyz_is_200_with_sources() {
         .expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
     assert_eq!(ready.text().await.expect("readyz body"), "ready");
+}
+
+#[test]
+fn keys_new_prints_a_fresh_key_and_a_hash_line_that_check_accepts() {
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+            .args(["keys", "new", "front-desk"])
+            .output()
+            .expect("run contact-gateway keys new")
+    };
+    let output = run();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("key: "))
+        .expect("a key line")
+        .to_string();
+    assert!(key.starts_with("cgk_") && key.len() > 40, "{key}");
+    let hash_line = stdout
+        .lines()
+        .find(|line| line.starts_with("key_hashes = "))
+        .expect("a key_hashes line");
+    let hash = contact_gateway::auth::keys::KeyHash::of(&key).to_string();
+    assert_eq!(hash_line, format!("key_hashes = [\"{hash}\"]"));
+    assert!(stdout.contains("[auth.principals.front-desk]"), "{stdout}");
+    // Each run draws a new key.
+    assert!(!text(&run().stdout).contains(&key));
+    // The printed lines, pasted into a configuration, name the principal.
+    let path = config_file(
+        "keys-new",
+        &format!(
+            "[sources.winnerr]\nbase_url = \"http://127.0.0.1:9/w\"\ntoken_env = \"W\"\n\
+             [auth]\n[auth.principals.front-desk]\n{hash_line}\n"
+        ),
+    );
+    let output = check(&path, &[("W", "winnerr-token-value")]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout.contains("auth: keys (1 principals)"), "{stdout}");
+    assert!(
+        stdout.contains("  front-desk: 1 key(s), reads and writes"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&key) && !stdout.contains("winnerr-token-value"));
+}
+
+#[test]
+fn keys_new_refuses_a_name_that_cannot_be_a_principal() {
+    let output = Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+        .args(["keys", "new", "two words"])
+        .output()
+        .expect("run contact-gateway keys new");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
 }

@@ -3,6 +3,7 @@
 
 mod config_check;
 mod gateway_activities;
+mod gateway_auth;
 mod gateway_cache;
 mod gateway_djangocrm;
 mod gateway_edge;
