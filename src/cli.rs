@@ -121,6 +121,7 @@ impl SandboxArgs {
                 spark: SparkCredentials {
                     token: pick(&self.spark_token, defaults.spark.token),
                     user_agent: pick(&self.spark_user_agent, defaults.spark.user_agent),
+                    more_users: defaults.spark.more_users,
                 },
             },
         }

@@ -310,14 +310,7 @@ impl Extension for EdgeChecks {
                 // sources it may use, so the estimate defaults to those.
                 Some(principal) => {
                     let settings = EstimateSettings {
-                        sources: self
-                            .settings
-                            .estimate
-                            .sources
-                            .iter()
-                            .copied()
-                            .filter(|source| principal.allowed.contains(source))
-                            .collect(),
+                        default_sources: Some(principal.allowed.clone()),
                         ..self.settings.estimate.clone()
                     };
                     estimate(&document, operation, variables, &settings)

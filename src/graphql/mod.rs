@@ -62,6 +62,7 @@ pub fn build_schema(
             limits: crate::edge::cost::CostLimits::from_limits(limits),
             estimate: crate::edge::estimate::EstimateSettings {
                 sources: configured,
+                default_sources: None,
                 list_size: limits.estimate_list_size,
                 max_page_size: limits.max_page_size as u64,
                 // A list sorted locally is read whole once per request and

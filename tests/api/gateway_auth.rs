@@ -3,13 +3,17 @@
 //! (answers and everything the gateway keeps), forwarded user credentials,
 //! and rate limits.
 
-use contact_gateway::auth::keys::KeyHash;
-use contact_gateway::config::{AuthConfig, PrincipalConfig};
-use serde_json::json;
+use std::collections::BTreeSet;
 
-use crate::helpers::{spawn_gateway_configured, HttpAnswer, TestGateway};
+use contact_gateway::auth::keys::KeyHash;
+use contact_gateway::config::{AuthConfig, PrincipalConfig, Secret, SourceCredentials};
+use contact_gateway::domain::SourceKind;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_gateway_configured, HttpAnswer, TestGateway, TestSandbox};
 
 const ALICE_KEY: &str = "cgk_test-alice-key";
+const BOB_KEY: &str = "cgk_test-bob-key";
 
 const CONTACTS: &str = "{ contacts(first: 3) { nodes { displayName source } } }";
 
@@ -95,4 +99,284 @@ async fn an_open_gateway_asks_for_no_key() {
     // A key is not checked either: open means no key is read at all.
     let answer = post(&gateway, &[("x-api-key", "cgk_anything")], CONTACTS).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
+}
+
+/// The `data` of an answer that must have no errors.
+fn data(answer: &HttpAnswer) -> &Value {
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.get("errors").is_none(), "{}", answer.body);
+    &answer.body["data"]
+}
+
+/// The sandbox's demo credentials, as `/_sandbox/credentials` serves them.
+fn sandbox_credentials() -> contact_gateway::sandbox::Credentials {
+    contact_gateway::sandbox::Credentials::default()
+}
+
+/// The Private token of the sandbox's further Spark agent `index`.
+fn further_spark_token(index: usize) -> String {
+    sandbox_credentials().spark.more_users[index].token.clone()
+}
+
+/// Spark credentials with `token` and the sandbox's user agent.
+fn spark_credentials(token: &str) -> SourceCredentials {
+    SourceCredentials::Spark {
+        token: Secret::new(token),
+        user_agent: sandbox_credentials().spark.user_agent,
+    }
+}
+
+/// Every Spark contact id (Connected and Unconnected) `token` sees, read
+/// from the sandbox directly.
+async fn spark_ids_of(sandbox: &TestSandbox, token: &str) -> BTreeSet<String> {
+    let mut ids = BTreeSet::new();
+    for list in ["/contacts", "/contacts/unconnected"] {
+        for page in 1.. {
+            let body: Value = sandbox
+                .client
+                .get(format!(
+                    "{}{list}?_limit=25&_page={page}",
+                    sandbox.base("spark")
+                ))
+                .bearer_auth(token)
+                .header(
+                    "X-SparkApi-User-Agent",
+                    sandbox.credential("spark", "user_agent"),
+                )
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let results = body["D"]["Results"].as_array().expect("results");
+            ids.extend(
+                results
+                    .iter()
+                    .map(|r| r["Id"].as_str().unwrap().to_string()),
+            );
+            if results.len() < 25 {
+                break;
+            }
+        }
+    }
+    ids
+}
+
+/// The Spark contact ids (upstream ids) of a `contacts` answer.
+fn spark_ids(data: &Value) -> BTreeSet<String> {
+    data["contacts"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|node| {
+            assert_eq!(node["source"], "SPARK", "{node}");
+            node["sourceId"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+/// Spark contacts in an order the gateway sorts itself (a sorted snapshot
+/// is kept) and in one Spark pages natively (pages are kept).
+const SPARK_BY_NAME: &str = "{ contacts(sources: [SPARK], first: 30, orderBy: {field: NAME, direction: ASC}) { nodes { source sourceId } } }";
+const SPARK_NEWEST: &str = "{ contacts(sources: [SPARK], first: 30, orderBy: {field: CREATED_AT, direction: DESC}) { nodes { source sourceId } } }";
+
+/// How many requests `/_sandbox/requests` lists so far.
+async fn sandbox_requests(sandbox: &TestSandbox) -> Vec<Value> {
+    let body: Value = sandbox
+        .client
+        .get(format!("{}/_sandbox/requests", sandbox.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    body["requests"].as_array().expect("requests").clone()
+}
+
+/// The credentials the Spark requests after the first `from` carried.
+async fn spark_credentials_used_since(sandbox: &TestSandbox, from: usize) -> BTreeSet<String> {
+    sandbox_requests(sandbox).await[from..]
+        .iter()
+        .filter(|r| r["source"] == "spark")
+        .map(|r| r["credential"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn principals_with_different_spark_tokens_see_only_their_own_contacts_cached_or_not() {
+    let mut bob = principal("bob", BOB_KEY);
+    bob.credentials = vec![spark_credentials(&further_spark_token(0))];
+    let gateway = spawn_gateway_configured(move |config| {
+        config.cache.enabled = true;
+        config.auth = AuthConfig::keys(vec![principal("alice", ALICE_KEY), bob]);
+    })
+    .await;
+    let sandbox = &gateway.sandbox;
+    let alice_all = spark_ids_of(sandbox, &sandbox.credential("spark", "token")).await;
+    let bob_all = spark_ids_of(sandbox, &further_spark_token(0)).await;
+    assert!(alice_all.is_disjoint(&bob_all));
+    let alice_key = bearer(ALICE_KEY);
+    let bob_key = bearer(BOB_KEY);
+    let alice = [("authorization", alice_key.as_str())];
+    let bob = [("authorization", bob_key.as_str())];
+    let check = |who: &str, ids: &BTreeSet<String>| {
+        let (own, other) = if who == "alice" {
+            (&alice_all, &bob_all)
+        } else {
+            (&bob_all, &alice_all)
+        };
+        assert!(!ids.is_empty(), "{who} saw nothing");
+        assert!(ids.is_subset(own), "{who} saw contacts not their own");
+        assert!(ids.is_disjoint(other), "{who} saw the other's contacts");
+    };
+    for query in [SPARK_BY_NAME, SPARK_NEWEST] {
+        // Alice reads first, so the list (and, by name, the whole sorted
+        // list) is kept; Bob's read must not be served from it.
+        let before = sandbox_requests(sandbox).await.len();
+        check(
+            "alice",
+            &spark_ids(data(&post(&gateway, &alice, query).await)),
+        );
+        assert_eq!(
+            spark_credentials_used_since(sandbox, before).await,
+            BTreeSet::from([sandbox.credential("spark", "token")])
+        );
+        let before = sandbox_requests(sandbox).await.len();
+        check("bob", &spark_ids(data(&post(&gateway, &bob, query).await)));
+        assert_eq!(
+            spark_credentials_used_since(sandbox, before).await,
+            BTreeSet::from([further_spark_token(0)]),
+            "Bob's read was not sent with Bob's token"
+        );
+        // Now both are kept; each still gets their own, repeatedly.
+        check(
+            "alice",
+            &spark_ids(data(&post(&gateway, &alice, query).await)),
+        );
+        check("bob", &spark_ids(data(&post(&gateway, &bob, query).await)));
+    }
+    // Interleaved and concurrent, on both orders.
+    let requests = (0..16).map(|index| {
+        let (who, headers) = if index % 2 == 0 {
+            ("alice", &alice)
+        } else {
+            ("bob", &bob)
+        };
+        let query = if index % 4 < 2 {
+            SPARK_BY_NAME
+        } else {
+            SPARK_NEWEST
+        };
+        let gateway = &gateway;
+        async move { (who, post(gateway, headers, query).await) }
+    });
+    for (who, answer) in futures::future::join_all(requests).await {
+        check(who, &spark_ids(data(&answer)));
+    }
+    // The signed-in user's own contact is per credential set too.
+    let me = "{ myContact { displayName } }";
+    let alice_me = data(&post(&gateway, &alice, me).await)["myContact"]["displayName"].clone();
+    let bob_me = data(&post(&gateway, &bob, me).await)["myContact"]["displayName"].clone();
+    assert_eq!(bob_me, "Agent agent2");
+    assert_ne!(alice_me, bob_me);
+    assert_eq!(
+        data(&post(&gateway, &bob, me).await)["myContact"]["displayName"],
+        "Agent agent2"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_key_may_read_but_its_mutation_is_forbidden_and_nothing_is_written() {
+    let mut reader = principal("reader", ALICE_KEY);
+    reader.read_only = true;
+    let gateway = spawn_gateway_configured(move |config| {
+        config.auth = AuthConfig::keys(vec![reader, principal("writer", BOB_KEY)]);
+    })
+    .await;
+    let reader = bearer(ALICE_KEY);
+    let reader = [("authorization", reader.as_str())];
+    data(&post(&gateway, &reader, CONTACTS).await);
+    let before = sandbox_requests(&gateway.sandbox).await.len();
+    let create = r#"mutation { createContact(input: {source: WINNERR, firstName: "Rita", lastName: "Readonly", email: "rita.readonly@example.com"}) { contact { id } } }"#;
+    let answer = post(&gateway, &reader, create).await;
+    assert_eq!(answer.status, 403, "{}", answer.body);
+    assert_eq!(answer.first_code(), "FORBIDDEN");
+    assert!(answer.body.get("data").is_none(), "{}", answer.body);
+    assert!(
+        sandbox_requests(&gateway.sandbox).await.len() == before,
+        "a refused mutation reached an upstream"
+    );
+    // The same mutation with a key that may write is carried out.
+    let writer = bearer(BOB_KEY);
+    let answer = post(&gateway, &[("authorization", writer.as_str())], create).await;
+    assert!(data(&answer)["createContact"]["contact"]["id"].is_string());
+    let writes: Vec<Value> = sandbox_requests(&gateway.sandbox).await[before..]
+        .iter()
+        .filter(|r| r["method"] == "POST")
+        .cloned()
+        .collect();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+}
+
+#[tokio::test]
+async fn a_principal_uses_only_its_allowed_sources() {
+    let mut spark_only = principal("spark-only", ALICE_KEY);
+    spark_only.allowed_sources = Some(vec![SourceKind::Spark]);
+    let gateway = spawn_gateway_configured(move |config| {
+        config.auth = AuthConfig::keys(vec![spark_only]);
+    })
+    .await;
+    let key = bearer(ALICE_KEY);
+    let headers = [("authorization", key.as_str())];
+    // `contacts` without `sources:` lists the allowed sources only.
+    let nodes = data(
+        &post(
+            &gateway,
+            &headers,
+            "{ contacts(first: 20) { nodes { source } } }",
+        )
+        .await,
+    )["contacts"]["nodes"]
+        .clone();
+    assert_eq!(nodes.as_array().map(Vec::len), Some(20));
+    assert!(
+        nodes
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["source"] == "SPARK"),
+        "{nodes}"
+    );
+    let before = sandbox_requests(&gateway.sandbox).await.len();
+    let winnerr_id = contact_gateway::domain::GlobalId::new(
+        contact_gateway::domain::NodeType::Contact,
+        SourceKind::Winnerr,
+        "1",
+    )
+    .encode();
+    for query in [
+        "{ contacts(sources: [WINNERR], first: 3) { nodes { id } } }".to_string(),
+        format!("{{ node(id: \"{winnerr_id}\") {{ id }} }}"),
+        "{ properties(first: 3) { nodes { id } } }".to_string(),
+        r#"mutation { createContact(input: {source: DJANGO_CRM, firstName: "A", lastName: "B", email: "a.b@example.com"}) { contact { id } } }"#.to_string(),
+    ] {
+        let answer = post(&gateway, &headers, &query).await;
+        assert_eq!(answer.status, 403, "{query}: {}", answer.body);
+        assert_eq!(answer.first_code(), "FORBIDDEN", "{query}");
+        assert!(
+            answer.body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("may not use"),
+            "{}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        sandbox_requests(&gateway.sandbox).await.len(),
+        before,
+        "a refused operation reached an upstream"
+    );
 }
