@@ -380,3 +380,167 @@ async fn a_principal_uses_only_its_allowed_sources() {
         "a refused operation reached an upstream"
     );
 }
+
+/// A forward of Spark's token from `x-spark-authorization`.
+fn spark_forward(required: bool) -> contact_gateway::auth::config::ForwardConfig {
+    contact_gateway::auth::config::ForwardConfig {
+        source: SourceKind::Spark,
+        header: Some(axum::http::HeaderName::from_static("x-spark-authorization")),
+        organization_header: None,
+        required,
+    }
+}
+
+#[tokio::test]
+async fn a_forwarded_user_credential_is_used_for_that_request_only() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.cache.enabled = true;
+        config.auth = AuthConfig::keys(vec![principal("front-end", ALICE_KEY)]);
+        config.auth.forward = vec![spark_forward(false)];
+    })
+    .await;
+    let sandbox = &gateway.sandbox;
+    let own_token = sandbox.credential("spark", "token");
+    let user_token = further_spark_token(1);
+    let own_all = spark_ids_of(sandbox, &own_token).await;
+    let user_all = spark_ids_of(sandbox, &user_token).await;
+    let key = bearer(ALICE_KEY);
+    let as_user = format!("Bearer {user_token}");
+    let with_user = [
+        ("x-api-key", ALICE_KEY),
+        ("x-spark-authorization", as_user.as_str()),
+    ];
+    let without = [("authorization", key.as_str())];
+    for query in [SPARK_NEWEST, SPARK_BY_NAME] {
+        for (headers, expected_all, token) in [
+            (&with_user[..], &user_all, &user_token),
+            (&without[..], &own_all, &own_token),
+            // Again, now that both lists are kept.
+            (&with_user[..], &user_all, &user_token),
+            (&without[..], &own_all, &own_token),
+        ] {
+            let before = sandbox_requests(sandbox).await.len();
+            let ids = spark_ids(data(&post(&gateway, headers, query).await));
+            assert!(
+                !ids.is_empty() && ids.is_subset(expected_all),
+                "{headers:?}"
+            );
+            let used = spark_credentials_used_since(sandbox, before).await;
+            assert!(
+                used.is_empty() || used == BTreeSet::from([token.clone()]),
+                "{headers:?}: {used:?}"
+            );
+        }
+    }
+    // The first read with each credential went upstream with that one.
+    let carried: BTreeSet<String> = sandbox_requests(sandbox)
+        .await
+        .iter()
+        .filter(|r| r["source"] == "spark")
+        .map(|r| r["credential"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        carried,
+        BTreeSet::from([own_token.clone(), user_token.clone()])
+    );
+
+    // A forwarded token Spark refuses: that source's error says so, and the
+    // other sources still answer.
+    let refused = [
+        ("x-api-key", ALICE_KEY),
+        ("x-spark-authorization", "Bearer not-a-spark-token"),
+    ];
+    let answer = post(
+        &gateway,
+        &refused,
+        "{ contacts(first: 40) { nodes { source } } }",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let errors = answer.body["errors"].as_array().expect("errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e["extensions"]["code"] == "UNAUTHENTICATED"
+                && e["extensions"]["source"] == "spark"),
+        "{}",
+        answer.body
+    );
+    let sources: BTreeSet<&str> = answer.body["data"]["contacts"]["nodes"]
+        .as_array()
+        .expect("the other sources' contacts")
+        .iter()
+        .map(|n| n["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        !sources.is_empty() && !sources.contains("SPARK"),
+        "{sources:?}"
+    );
+    assert!(!answer.body.to_string().contains("not-a-spark-token"));
+
+    // A header that cannot be a credential is refused, never replaced by
+    // the principal's own.
+    let answer = post(
+        &gateway,
+        &[
+            ("x-api-key", ALICE_KEY),
+            ("x-spark-authorization", "Bearer "),
+        ],
+        SPARK_NEWEST,
+    )
+    .await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert_eq!(answer.first_code(), "UNAUTHENTICATED");
+    assert_eq!(answer.body["errors"][0]["extensions"]["source"], "spark");
+}
+
+#[tokio::test]
+async fn a_required_forwarded_credential_must_be_sent() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.auth = AuthConfig::open();
+        config.auth.forward = vec![spark_forward(true)];
+    })
+    .await;
+    let answer = post(&gateway, &[], SPARK_NEWEST).await;
+    assert_eq!(answer.status, 401, "{}", answer.body);
+    assert_eq!(answer.first_code(), "UNAUTHENTICATED");
+    assert_eq!(answer.body["errors"][0]["extensions"]["source"], "spark");
+    let user_token = further_spark_token(0);
+    let answer = post(
+        &gateway,
+        &[("x-spark-authorization", &user_token)],
+        SPARK_NEWEST,
+    )
+    .await;
+    let ids = spark_ids(data(&answer));
+    assert!(ids.is_subset(&spark_ids_of(&gateway.sandbox, &user_token).await));
+}
+
+#[tokio::test]
+async fn a_browser_preflight_may_send_the_key_and_forwarded_headers() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.cors.allow_origins = vec!["https://app.example.com".into()];
+        config.auth = AuthConfig::keys(vec![principal("front-end", ALICE_KEY)]);
+        config.auth.forward = vec![spark_forward(false)];
+    })
+    .await;
+    let answer = gateway
+        .request_with(
+            "OPTIONS",
+            "/graphql",
+            &[
+                ("origin", "https://app.example.com"),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "content-type,x-api-key,x-spark-authorization",
+                ),
+            ],
+        )
+        .await;
+    assert!(answer.status < 300, "{answer:?}");
+    let allowed = answer.header("access-control-allow-headers").to_lowercase();
+    for header in ["x-api-key", "x-spark-authorization", "authorization"] {
+        assert!(allowed.contains(header), "{allowed}");
+    }
+}
