@@ -544,3 +544,89 @@ async fn a_browser_preflight_may_send_the_key_and_forwarded_headers() {
         assert!(allowed.contains(header), "{allowed}");
     }
 }
+
+fn limited(name: &str, key: &str, per_second: u32, per_minute: Option<u32>) -> PrincipalConfig {
+    let mut principal = principal(name, key);
+    principal.rate_limit = Some(contact_gateway::config::RateLimit {
+        requests_per_second: per_second,
+        burst: 1,
+        upstream_requests_per_minute: per_minute,
+    });
+    principal
+}
+
+#[tokio::test]
+async fn a_principal_over_its_rate_gets_429_with_retry_after_and_others_are_unaffected() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.auth = AuthConfig::keys(vec![
+            limited("tight", ALICE_KEY, 1, None),
+            principal("other", BOB_KEY),
+        ]);
+    })
+    .await;
+    let tight = [("x-api-key", ALICE_KEY)];
+    let other = [("x-api-key", BOB_KEY)];
+    data(&post(&gateway, &tight, CONTACTS).await);
+    let before = gateway.upstream_requests().await;
+    let refused = post(&gateway, &tight, CONTACTS).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.first_code(), "RATE_LIMITED");
+    assert!(refused.body.get("data").is_none(), "{}", refused.body);
+    let retry_after: u64 = refused.header("retry-after").parse().expect("Retry-After");
+    assert_eq!(retry_after, 1);
+    assert_eq!(gateway.upstream_requests().await, before);
+    // Another principal is not held back by this one's limit.
+    for _ in 0..5 {
+        data(&post(&gateway, &other, CONTACTS).await);
+    }
+    // After the window the gateway named, the principal is served again.
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    data(&post(&gateway, &tight, CONTACTS).await);
+}
+
+#[tokio::test]
+async fn the_upstream_budget_is_charged_with_each_operations_estimate() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.auth = AuthConfig::keys(vec![
+            limited("budgeted", ALICE_KEY, 1000, Some(2)),
+            principal("other", BOB_KEY),
+        ]);
+    })
+    .await;
+    let budgeted = [("x-api-key", ALICE_KEY)];
+    let first = "{ contacts(sources: [WINNERR], first: 1) { nodes { id } } }";
+    let id = data(&post(&gateway, &[("x-api-key", BOB_KEY)], first).await)["contacts"]["nodes"][0]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let one_request = format!("{{ node(id: \"{id}\") {{ id }} }}");
+    // A dry run is estimated, not run, and charges nothing.
+    let dry = post(
+        &gateway,
+        &[("x-api-key", ALICE_KEY), ("x-graphql-dry-run", "1")],
+        &one_request,
+    )
+    .await;
+    assert_eq!(
+        dry.body["extensions"]["upstreamCallEstimate"]["winnerr"], 1,
+        "{}",
+        dry.body
+    );
+    data(&post(&gateway, &budgeted, &one_request).await);
+    data(&post(&gateway, &budgeted, &one_request).await);
+    let refused = post(&gateway, &budgeted, &one_request).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.first_code(), "RATE_LIMITED");
+    let retry_after: u64 = refused.header("retry-after").parse().expect("Retry-After");
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    data(&post(&gateway, &[("x-api-key", BOB_KEY)], &one_request).await);
+    // An operation estimated above a whole minute's budget can never run.
+    let answer = post(&gateway, &budgeted, CONTACTS).await;
+    assert_eq!(
+        answer.first_code(),
+        "UPSTREAM_BUDGET_EXCEEDED",
+        "{}",
+        answer.body
+    );
+}
