@@ -17,6 +17,7 @@ mod gateway_opentoclose;
 mod gateway_operations;
 mod gateway_properties;
 mod gateway_retries;
+mod gateway_secrets;
 mod gateway_spark;
 mod gateway_trusted;
 mod gateway_winnerr;
