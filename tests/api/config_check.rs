@@ -64,6 +64,19 @@ fn check_accepts_the_committed_example_and_never_prints_a_credential() {
         stdout.contains("graphql: introspection off, GraphiQL off"),
         "{stdout}"
     );
+    assert!(stdout.contains("auth: keys (2 principals)"), "{stdout}");
+    assert!(
+        stdout.contains("  dashboard: 1 key(s), read-only, sources: opentoclose, djangocrm, winnerr, spark; own credentials: none; 10 requests/s (burst 20), upstream requests/min 600"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  front-desk: 1 key(s), reads and writes, sources: every source; own credentials: spark; no rate limit"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  spark forwarded from x-spark-authorization\n"),
+        "{stdout}"
+    );
     for (_, value) in EXAMPLE_ENV {
         assert!(
             !stdout.contains(value) && !stderr.contains(value),
@@ -134,6 +147,26 @@ fn check_refuses_a_missing_credential_variable_and_names_it() {
     for (_, value) in EXAMPLE_ENV {
         assert!(!stderr.contains(value), "{value} printed: {stderr}");
     }
+}
+
+#[test]
+fn check_refuses_a_config_without_auth_and_says_how_to_be_open() {
+    let example = std::fs::read_to_string(example_path()).expect("read example");
+    let start = example.find("[auth]").expect("the example's [auth]");
+    let end = example[start..]
+        .find("# What a request may cost.")
+        .expect("the section after [auth]")
+        + start;
+    let path = config_file(
+        "no-auth",
+        &format!("{}{}", &example[..start], &example[end..]),
+    );
+    let output = check(&path, &EXAMPLE_ENV);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no [auth] section"), "{stderr}");
+    assert!(stderr.contains("keys new NAME"), "{stderr}");
+    assert!(stderr.contains("mode = \"open\""), "{stderr}");
 }
 
 #[test]
