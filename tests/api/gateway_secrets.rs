@@ -69,7 +69,7 @@ async fn no_credential_appears_in_any_answer_header_metric_or_log_line() {
          [auth.principals.app]\nkey_hashes = [\"{app}\"]\n\
          [auth.principals.app.credentials.spark]\ntoken_env = \"S_SPARK_APP\"\n\
          [auth.principals.reader]\nkey_hashes = [\"{reader}\"]\nread_only = true\n\
-         rate_limit = {{ requests_per_second = 2, burst = 2, upstream_requests_per_minute = 50 }}\n",
+         rate_limit = {{ requests_per_second = 2, burst = 2, upstream_requests_per_minute = 20 }}\n",
         otc = sandbox.base("opentoclose"),
         dj = sandbox.base("djangocrm"),
         win = sandbox.base("winnerr"),
