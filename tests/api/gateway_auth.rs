@@ -641,3 +641,80 @@ async fn the_upstream_budget_is_charged_with_each_operations_estimate() {
         answer.body
     );
 }
+
+#[tokio::test]
+async fn a_forwarded_django_crm_token_and_organization_read_that_organization() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.auth = AuthConfig::open();
+        config.auth.forward = vec![contact_gateway::auth::config::ForwardConfig {
+            source: SourceKind::DjangoCrm,
+            header: Some(axum::http::HeaderName::from_static(
+                "x-djangocrm-authorization",
+            )),
+            organization_header: Some(axum::http::HeaderName::from_static(
+                "x-djangocrm-organization",
+            )),
+            required: false,
+        }];
+    })
+    .await;
+    let sandbox = &gateway.sandbox;
+    let query = "{ contacts(sources: [DJANGO_CRM], first: 50) { nodes { sourceId } } }";
+    let ids = |answer: &HttpAnswer| -> BTreeSet<String> {
+        data(answer)["contacts"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|node| node["sourceId"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let own = ids(&post(&gateway, &[], query).await);
+    let other_token = format!(
+        "{}{}",
+        sandbox.credential("djangocrm", "token"),
+        contact_gateway::sandbox::djangocrm::OTHER_ORGANIZATION_TOKEN_SUFFIX
+    );
+    let other_organization = contact_gateway::sandbox::djangocrm::SECOND_ORGANIZATION_ID;
+    let before = sandbox_requests(sandbox).await.len();
+    let theirs = ids(&post(
+        &gateway,
+        &[
+            (
+                "x-djangocrm-authorization",
+                &format!("Bearer {other_token}"),
+            ),
+            ("x-djangocrm-organization", other_organization),
+        ],
+        query,
+    )
+    .await);
+    assert!(!own.is_empty() && !theirs.is_empty());
+    assert!(own.is_disjoint(&theirs));
+    let carried: BTreeSet<(String, String)> = sandbox_requests(sandbox).await[before..]
+        .iter()
+        .filter(|r| r["source"] == "djangocrm")
+        .map(|r| {
+            (
+                r["credential"].as_str().unwrap().to_string(),
+                r["organization_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        carried,
+        BTreeSet::from([(other_token.clone(), other_organization.to_string())])
+    );
+    // The organization alone, with the gateway's token whose user is not a
+    // member of it: Django-CRM refuses, and the error names the source.
+    let answer = post(
+        &gateway,
+        &[("x-djangocrm-organization", other_organization)],
+        query,
+    )
+    .await;
+    assert_eq!(
+        answer.body["errors"][0]["extensions"]["source"], "djangocrm",
+        "{}",
+        answer.body
+    );
+}
