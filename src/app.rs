@@ -21,15 +21,13 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
+use crate::auth::{Caller, Callers};
 use crate::cache::{self, CacheReport, RequestScope};
-use crate::config::{CorsSettings, GatewayConfig, LoaderSettings, SourceCredentials};
+use crate::config::{CorsSettings, GatewayConfig, LoaderSettings};
 use crate::edge::{Edge, GraphQLRequest};
+use crate::graphql::contacts::SourceRegistry;
 use crate::graphql::{build_known_document_schema, build_schema, type_registry, GatewaySchema};
 use crate::loaders::RequestLoaders;
-use crate::sources::djangocrm::DjangoCrm;
-use crate::sources::opentoclose::OpenToClose;
-use crate::sources::spark::Spark;
-use crate::sources::winnerr::Winnerr;
 use crate::sources::SourceSet;
 use crate::upstream::Upstream;
 
@@ -41,7 +39,11 @@ pub struct Gateway {
     /// The schema's types, for finishing the answers of
     /// `known_document_schema`.
     pub types: async_graphql::registry::Registry,
+    /// The adapters of the gateway's own credentials.
     pub sources: SourceSet,
+    /// Who may call, and the adapters each caller's requests use.
+    pub callers: Callers,
+    max_page_size: usize,
     pub loaders: LoaderSettings,
     pub upstream: Arc<Upstream>,
     pub edge: Edge,
@@ -60,29 +62,8 @@ impl Gateway {
     /// Builds the upstream client and one adapter per configured source.
     pub fn build(config: &GatewayConfig) -> Result<Gateway, AppError> {
         let upstream = Arc::new(Upstream::new(&config.sources, &config.cache));
-        let mut sources = SourceSet::default();
-        for source in &config.sources {
-            let upstream = upstream.clone();
-            match &source.credentials {
-                SourceCredentials::OpenToClose { api_token } => {
-                    sources.add_opentoclose(OpenToClose::new(upstream, api_token.clone()))
-                }
-                SourceCredentials::DjangoCrm {
-                    token,
-                    organization_id,
-                } => sources.add_djangocrm(DjangoCrm::new(
-                    upstream,
-                    token.clone(),
-                    organization_id.clone(),
-                )),
-                SourceCredentials::Winnerr { token } => {
-                    sources.add_winnerr(Winnerr::new(upstream, token.clone()))
-                }
-                SourceCredentials::Spark { token, user_agent } => {
-                    sources.add_spark(Spark::new(upstream, token.clone(), user_agent.clone()))
-                }
-            }
-        }
+        let callers = Callers::new(config, &upstream);
+        let sources = callers.default_sources().clone();
         Ok(Gateway {
             schema: build_schema(
                 &config.limits,
@@ -93,6 +74,8 @@ impl Gateway {
             known_document_schema: build_known_document_schema(&config.limits, sources.clone()),
             types: type_registry(),
             sources,
+            callers,
+            max_page_size: config.limits.max_page_size,
             loaders: config.loaders,
             upstream,
             edge: Edge::new(config),
@@ -106,6 +89,11 @@ impl Gateway {
         let mut preflight_headers = self.edge.csrf_headers().to_vec();
         preflight_headers.push(header::CONTENT_TYPE);
         preflight_headers.push(header::HeaderName::from_static(crate::edge::DRY_RUN_HEADER));
+        // A browser app sends its key and its user's credentials in headers
+        // of their own, which its preflight must be allowed to ask for.
+        preflight_headers.push(header::HeaderName::from_static(crate::auth::API_KEY_HEADER));
+        preflight_headers.push(header::AUTHORIZATION);
+        preflight_headers.extend(self.callers.forwarded_headers());
         let cors = crate::edge::cors::cors_layer(&self.cors, &preflight_headers);
         Router::new()
             .route(
@@ -147,10 +135,15 @@ async fn graphql_post(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    // The caller first: an unknown one costs no body read.
+    let caller = match gateway.callers.identify(&headers).await {
+        Ok(caller) => caller,
+        Err(refusal) => return gateway.edge.refuse(&headers, refusal.into()),
+    };
     match gateway.edge.accept_post(&headers, body).await {
         Ok((request, pending)) => {
             pending
-                .finish(execute(&gateway, &headers, request).await)
+                .finish(execute(&gateway, &headers, request, caller).await)
                 .await
         }
         Err(refusal) => *refusal,
@@ -172,10 +165,14 @@ async fn graphql_get(
     if gateway.edge.serves_graphiql() && wants_html && !has_query {
         return crate::graphiql::page();
     }
+    let caller = match gateway.callers.identify(&headers).await {
+        Ok(caller) => caller,
+        Err(refusal) => return gateway.edge.refuse(&headers, refusal.into()),
+    };
     match gateway.edge.accept_get(&headers, query.as_deref()) {
         Ok((request, pending)) => {
             pending
-                .finish(execute(&gateway, &headers, request).await)
+                .finish(execute(&gateway, &headers, request, caller).await)
                 .await
         }
         Err(refusal) => *refusal,
@@ -191,11 +188,30 @@ async fn graphiql_asset(State(gateway): State<Arc<Gateway>>, Path(name): Path<St
     }
 }
 
-async fn execute(gateway: &Gateway, headers: &HeaderMap, request: GraphQLRequest) -> Response {
+async fn execute(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    request: GraphQLRequest,
+    caller: Caller,
+) -> Response {
     let scope = Arc::new(cache_scope(headers));
-    let loaders = Arc::new(RequestLoaders::new(&gateway.sources, gateway.loaders));
+    let loaders = Arc::new(RequestLoaders::new(&caller.sources, gateway.loaders));
+    // The caller's adapters replace the schema's for this request: request
+    // data comes before schema data when a resolver asks for it.
+    let registry = SourceRegistry {
+        sources: caller.sources,
+        max_page_size: gateway.max_page_size,
+        denied: caller.principal.denied.clone(),
+    };
     let (request, known) = request.into_parts();
-    let request = request.data(Arc::clone(&loaders));
+    // A known operation skips the checks inside async-graphql, the
+    // caller's among them: only a caller it may run for as it is, and whose
+    // upstream budget admits it, takes that path.
+    let known = known.filter(|known| known.admit(&caller.principal));
+    let request = request
+        .data(Arc::clone(&loaders))
+        .data(registry)
+        .data(caller.principal);
     let schema = match known {
         Some(_) => &gateway.known_document_schema,
         None => &gateway.schema,

@@ -40,6 +40,9 @@ pub enum Command {
     },
     /// Print the GraphQL schema (SDL).
     Schema,
+    /// API keys for callers.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Start the sandbox on a free loopback port and the gateway in front of it.
     Demo {
         /// Port of the gateway (0 picks a free one).
@@ -48,6 +51,16 @@ pub enum Command {
         /// Seed for the sandbox data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a fresh API key for the principal NAME, and the line with its
+    /// SHA-256 to add to the configuration. The key is shown only once.
+    New {
+        /// The principal the key names (`[auth.principals.NAME]`).
+        name: String,
     },
 }
 
@@ -108,6 +121,7 @@ impl SandboxArgs {
                 spark: SparkCredentials {
                     token: pick(&self.spark_token, defaults.spark.token),
                     user_agent: pick(&self.spark_user_agent, defaults.spark.user_agent),
+                    more_users: defaults.spark.more_users,
                 },
             },
         }
@@ -129,6 +143,12 @@ pub enum CliError {
     /// The gateway could not be built or served.
     #[error(transparent)]
     App(#[from] crate::app::AppError),
+    /// The operating system's random source failed.
+    #[error("could not draw a random key from the operating system")]
+    Random,
+    /// A principal's name that cannot be a TOML key.
+    #[error("a principal's name may hold letters, digits, `-` and `_` only")]
+    PrincipalName,
 }
 
 /// Runs the parsed command until it finishes or a shutdown signal arrives.
@@ -144,6 +164,18 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo { port, seed } => run_demo(port, seed).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Keys(KeysCommand::New { name }) => {
+            let valid = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err(CliError::PrincipalName);
+            }
+            let key = crate::auth::keys::new_key().map_err(|_| CliError::Random)?;
+            print!("{}", crate::auth::keys::new_key_text(&name, &key));
             Ok(())
         }
     }
@@ -248,7 +280,89 @@ pub fn check_summary(path: &std::path::Path, config: &crate::config::GatewayConf
             let _ = writeln!(out, "  {} ttl_ms {:?}", source.kind, settings.ttl_ms);
         }
     }
+    write_auth_summary(&mut out, &config.auth);
     out
+}
+
+/// The `auth` lines of `check`: the mode, each principal, each forwarded
+/// header. Key hashes and credentials are only counted or said to be set.
+fn write_auth_summary(out: &mut String, auth: &crate::config::AuthConfig) {
+    use std::fmt::Write;
+
+    use crate::config::AuthMode;
+
+    match auth.mode {
+        AuthMode::Open => {
+            let _ = writeln!(
+                out,
+                "auth: open (no key asked; every caller uses the gateway's credentials)"
+            );
+        }
+        AuthMode::Keys => {
+            let _ = writeln!(out, "auth: keys ({} principals)", auth.principals.len());
+        }
+    }
+    for principal in &auth.principals {
+        let sources = match &principal.allowed_sources {
+            None => "every source".to_string(),
+            Some(allowed) => allowed
+                .iter()
+                .map(|kind| kind.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
+        let own: Vec<&str> = principal
+            .credentials
+            .iter()
+            .map(|credentials| match credentials {
+                crate::config::SourceCredentials::OpenToClose { .. } => "opentoclose",
+                crate::config::SourceCredentials::DjangoCrm { .. } => "djangocrm",
+                crate::config::SourceCredentials::Winnerr { .. } => "winnerr",
+                crate::config::SourceCredentials::Spark { .. } => "spark",
+            })
+            .collect();
+        let limits = match principal.rate_limit {
+            None => "no rate limit".to_string(),
+            Some(limit) => format!(
+                "{} requests/s (burst {}), upstream requests/min {}",
+                limit.requests_per_second,
+                limit.burst,
+                limit
+                    .upstream_requests_per_minute
+                    .map_or("unlimited".to_string(), |n| n.to_string())
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "  {}: {} key(s), {}, sources: {sources}; own credentials: {}; {limits}",
+            principal.name,
+            principal.key_hashes.len(),
+            if principal.read_only {
+                "read-only"
+            } else {
+                "reads and writes"
+            },
+            if own.is_empty() {
+                "none".to_string()
+            } else {
+                own.join(", ")
+            },
+        );
+    }
+    for forward in &auth.forward {
+        let headers: Vec<&str> = [&forward.header, &forward.organization_header]
+            .into_iter()
+            .flatten()
+            .map(|header| header.as_str())
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} forwarded from {}{}",
+            forward.source,
+            headers.join(" and "),
+            if forward.required { " (required)" } else { "" }
+        );
+    }
 }
 
 fn on_off(value: bool) -> &'static str {
@@ -292,15 +406,24 @@ async fn run_demo(port: u16, seed: u64) -> Result<(), CliError> {
     let credentials = options.credentials.clone();
     let sandbox = SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
     let sandbox_url = format!("http://{}", sandbox.local_addr()?);
-    let config = crate::demo::gateway_config(
+    let mut config = crate::demo::gateway_config(
         &sandbox_url,
         &credentials,
         SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
     );
+    let key = crate::auth::keys::new_key().map_err(|_| CliError::Random)?;
+    config.auth = crate::demo::demo_auth(&key);
     let gateway = crate::app::GatewayServer::bind(&config).await?;
     let shutdown = shutdown_signal();
     println!("sandbox: {sandbox_url}");
-    println!("GraphiQL: http://{}/graphql", gateway.local_addr()?);
+    println!("demo key: {}", key.expose());
+    // The key travels in the URL's fragment, which browsers never send to
+    // a server; GraphiQL's page reads it into its request headers.
+    println!(
+        "GraphiQL: http://{}/graphql#key={}",
+        gateway.local_addr()?,
+        key.expose()
+    );
     let (stop_sandbox, sandbox_stopped) = tokio::sync::oneshot::channel::<()>();
     let sandbox_task = tokio::spawn(sandbox.run_until(async move {
         let _ = sandbox_stopped.await;

@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+pub use crate::auth::config::{AuthConfig, AuthMode, PrincipalConfig, RateLimit};
+use crate::auth::config::{AuthFile, ForwardFile};
 use crate::domain::SourceKind;
 use crate::edge::trusted::{TrustedDocuments, TrustedDocumentsError};
 
@@ -83,6 +85,17 @@ pub enum ConfigError {
          [sources.djangocrm], [sources.winnerr] or [sources.spark]"
     )]
     NoSources { path: String },
+    /// No `[auth]` section: whether callers need a key must be written
+    /// down, so that no gateway is open by omission.
+    #[error(
+        "{path}: no [auth] section; add one with principals and their key hashes \
+         (`contact-gateway keys new NAME` prints a key and the lines to add), or write \
+         [auth] mode = \"open\" to let any caller use the gateway's credentials"
+    )]
+    NoAuth { path: String },
+    /// A principal's credential variable is unset or empty.
+    #[error("principal `{principal}`: environment variable `{variable}` is not set")]
+    MissingPrincipalEnv { principal: String, variable: String },
 }
 
 /// The configuration as written in the file.
@@ -107,6 +120,9 @@ pub struct FileConfig {
     pub operations: OperationSettings,
     #[serde(default)]
     pub graphql: GraphqlSettings,
+    /// Who may call the gateway. Required: a file without it is refused,
+    /// so that a gateway is never open by omission.
+    pub auth: Option<AuthFile>,
 }
 
 /// How the per-request dataloaders batch.
@@ -583,6 +599,8 @@ pub struct OpenToCloseFile {
     #[serde(flatten)]
     pub transport: Transport,
     pub api_token_env: String,
+    /// Take the `api_token` from a request header, when a request has it.
+    pub forward: Option<ForwardFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -592,6 +610,8 @@ pub struct DjangoCrmFile {
     pub transport: Transport,
     pub token_env: String,
     pub organization_id_env: String,
+    /// Take the token, the organization id or both from request headers.
+    pub forward: Option<ForwardFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -600,6 +620,8 @@ pub struct WinnerrFile {
     #[serde(flatten)]
     pub transport: Transport,
     pub token_env: String,
+    /// Take the token from a request header, when a request has it.
+    pub forward: Option<ForwardFile>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -609,6 +631,8 @@ pub struct SparkFile {
     pub transport: Transport,
     pub token_env: String,
     pub user_agent: String,
+    /// Take the token from a request header, when a request has it.
+    pub forward: Option<ForwardFile>,
 }
 
 /// The configuration the gateway runs with: overrides applied, secrets read.
@@ -623,6 +647,8 @@ pub struct GatewayConfig {
     pub csrf: CsrfSettings,
     pub operations: OperationSettings,
     pub graphql: GraphqlSettings,
+    /// Callers: keys, principals, and credentials forwarded from requests.
+    pub auth: AuthConfig,
 }
 
 /// One configured source, ready to use.
@@ -712,7 +738,9 @@ impl GatewayConfig {
             });
         }
         let mut sources = Vec::new();
+        let mut forwards = Vec::new();
         if let Some(s) = file.sources.opentoclose {
+            forwards.extend(s.forward.map(|f| (SourceKind::OpenToClose, f)));
             let credentials = SourceCredentials::OpenToClose {
                 api_token: secret("opentoclose", &s.api_token_env)?,
             };
@@ -724,6 +752,7 @@ impl GatewayConfig {
             )?);
         }
         if let Some(s) = file.sources.djangocrm {
+            forwards.extend(s.forward.map(|f| (SourceKind::DjangoCrm, f)));
             let credentials = SourceCredentials::DjangoCrm {
                 token: secret("djangocrm", &s.token_env)?,
                 organization_id: secret("djangocrm", &s.organization_id_env)?,
@@ -736,18 +765,21 @@ impl GatewayConfig {
             )?);
         }
         if let Some(s) = file.sources.winnerr {
+            forwards.extend(s.forward.map(|f| (SourceKind::Winnerr, f)));
             let credentials = SourceCredentials::Winnerr {
                 token: secret("winnerr", &s.token_env)?,
             };
             sources.push(source(SourceKind::Winnerr, s.transport, credentials, env)?);
         }
         if let Some(s) = file.sources.spark {
+            forwards.extend(s.forward.map(|f| (SourceKind::Spark, f)));
             let credentials = SourceCredentials::Spark {
                 token: secret("spark", &s.token_env)?,
                 user_agent: s.user_agent,
             };
             sources.push(source(SourceKind::Spark, s.transport, credentials, env)?);
         }
+        let auth = crate::auth::config::resolve(file.auth, forwards, &sources, path, env)?;
         if file.limits.max_page_size == 0 {
             return Err(ConfigError::Invalid(
                 "limits.max_page_size must be at least 1".into(),
@@ -789,6 +821,7 @@ impl GatewayConfig {
             csrf: file.csrf,
             operations: file.operations,
             graphql: file.graphql,
+            auth,
         })
     }
 }
@@ -863,6 +896,8 @@ mod tests {
         base_url = "http://127.0.0.1:9/winnerr/v1/"
         token_env = "W_TOKEN"
         timeout_ms = 1500
+        [auth]
+        mode = "open"
     "#;
 
     #[test]
@@ -1036,6 +1071,7 @@ mod tests {
                 ("DJANGOCRM_ORGANIZATION_ID", "crm-org"),
                 ("WINNERR_TOKEN", "winnerr-secret"),
                 ("SPARK_TOKEN", "spark-secret"),
+                ("SPARK_TOKEN_FRONT_DESK", "spark-front-desk-secret"),
             ]),
         )
     }
@@ -1077,6 +1113,18 @@ mod tests {
             .sources
             .iter()
             .all(|s| s.timeout == Duration::from_secs(10) && s.retry == RetrySettings::default()));
+        assert_eq!(config.auth.mode, AuthMode::Keys);
+        let names: Vec<&str> = config
+            .auth
+            .principals
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["dashboard", "front-desk"]);
+        assert!(config.auth.principals[0].read_only);
+        assert_eq!(config.auth.principals[1].credentials.len(), 1);
+        assert_eq!(config.auth.forward.len(), 1);
+        assert_eq!(config.auth.forward[0].source, SourceKind::Spark);
         assert!(!format!("{config:?}").contains("secret"));
     }
 

@@ -9,8 +9,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::config::{
-    CacheSettings, CorsSettings, CsrfSettings, GatewayConfig, GraphqlSettings, Limits,
-    LoaderSettings, OperationSettings, Secret, SourceConfig, SourceCredentials,
+    AuthConfig, CacheSettings, CorsSettings, CsrfSettings, GatewayConfig, GraphqlSettings, Limits,
+    LoaderSettings, OperationSettings, PrincipalConfig, Secret, SourceConfig, SourceCredentials,
 };
 use crate::domain::SourceKind;
 use crate::sandbox::Credentials;
@@ -47,6 +47,10 @@ pub fn gateway_config(
             graphiql: true,
             ..GraphqlSettings::default()
         },
+        // Open, written out: the tests and benchmarks built on this
+        // configuration call without keys. `contact-gateway demo` replaces
+        // it with a key of its own.
+        auth: AuthConfig::open(),
         sources: vec![
             source(
                 SourceKind::OpenToClose,
@@ -80,4 +84,13 @@ pub fn gateway_config(
             ),
         ],
     }
+}
+
+/// The demo's callers: one principal, `demo`, with `key`, every source and
+/// the sandbox's credentials.
+pub fn demo_auth(key: &Secret) -> AuthConfig {
+    AuthConfig::keys(vec![PrincipalConfig::new(
+        "demo",
+        crate::auth::keys::KeyHash::of(key.expose()),
+    )])
 }

@@ -7,6 +7,9 @@
 //! - [`app`]: the gateway's HTTP application, and [`edge`], its front door:
 //!   GraphQL over HTTP, CSRF prevention, CORS and the request limits;
 //!   [`graphiql`], the GraphiQL page and its assets, embedded in the binary.
+//! - [`auth`]: callers: API keys, principals with their own upstream
+//!   credentials, allowed sources and rate limits, and credentials a front
+//!   end forwards for its signed-in user.
 //! - [`cli`]: the command line of the `contact-gateway` binary.
 
 /// mimalloc instead of the system allocator: the gateway and the emulators
@@ -16,6 +19,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;

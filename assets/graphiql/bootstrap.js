@@ -3,8 +3,10 @@
 // from the gateway's origin only.
 //
 // GraphiQL posts JSON to /graphql on the same origin: the CSRF check lets
-// JSON POSTs through without a header, and the demo needs no caller
-// credentials, so no header is pre-filled.
+// JSON POSTs through without a header. A gateway that asks for API keys
+// needs one: opened as /graphql#key=KEY (as `contact-gateway demo` prints
+// it), the page puts the key in GraphiQL's request headers. The fragment is
+// never sent to a server, and it is removed from the address bar at once.
 (function () {
   'use strict';
 
@@ -28,13 +30,16 @@
     ''
   ].join('\n');
 
-  var fetcher = GraphiQL.createFetcher({ url: '/graphql' });
+  var props = {
+    fetcher: GraphiQL.createFetcher({ url: '/graphql' }),
+    defaultQuery: exampleOperation,
+    defaultEditorToolsVisibility: true
+  };
+  var key = new URLSearchParams(window.location.hash.slice(1)).get('key');
+  if (key) {
+    props.headers = JSON.stringify({ Authorization: 'Bearer ' + key }, null, 2);
+    window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  }
   var root = ReactDOM.createRoot(document.getElementById('graphiql'));
-  root.render(
-    React.createElement(GraphiQL, {
-      fetcher: fetcher,
-      defaultQuery: exampleOperation,
-      defaultEditorToolsVisibility: true
-    })
-  );
+  root.render(React.createElement(GraphiQL, props));
 })();

@@ -234,6 +234,9 @@ fn start_gateway(
     let config = format!(
         r#"listen = "127.0.0.1:0"
 
+[auth]
+mode = "open"
+
 [loaders]
 enabled = {enabled}
 batch_delay_us = {delay}

@@ -2,11 +2,12 @@
 //! GraphQL errors.
 //!
 //! An [`EdgeError`] is a refusal decided before a request reaches
-//! async-graphql (method, media types, CSRF, body size, parameters); it is
+//! async-graphql (the caller, method, media types, CSRF, body size,
+//! parameters); it is
 //! written as a GraphQL-shaped JSON body (`{"errors": [{"message",
 //! "extensions": {"code"}}]}`) with the status its variant names. Refusals
 //! decided on the parsed operation (limits, the upstream estimate, a
-//! mutation over GET) are GraphQL errors built by [`refusal`] with a code
+//! mutation over GET, what the caller's principal may do) are GraphQL errors built by [`refusal`] with a code
 //! from [`codes`]; the edge picks their status from the request's media type.
 //! Every code a client can see from this layer is listed in [`codes`].
 
@@ -16,6 +17,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 
 use super::negotiate::ResponseMediaType;
+use crate::auth::AuthError;
 
 /// Stable error codes of the HTTP edge, as clients match on them.
 pub mod codes {
@@ -70,6 +72,15 @@ pub mod codes {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     /// An error the gateway did not expect; its message says no more.
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    /// No API key, an unknown one, or a forwarded credential header that is
+    /// missing or cannot be a credential (401).
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    /// The caller's principal may not do this: a mutation with a read-only
+    /// key, or a source outside its `allowed_sources` (403).
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// The caller's principal is over its requests per second or its
+    /// upstream requests per minute (429, with `Retry-After`).
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
 }
 
 /// A request refused by the HTTP edge before it reaches async-graphql.
@@ -127,6 +138,9 @@ pub enum EdgeError {
     /// The query text is too long or has too many tokens.
     #[error(transparent)]
     Cost(#[from] super::cost::CostError),
+    /// The caller is not known, or is over its rate.
+    #[error(transparent)]
+    Caller(#[from] crate::auth::AuthError),
 }
 
 impl EdgeError {
@@ -141,6 +155,8 @@ impl EdgeError {
             EdgeError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             EdgeError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             EdgeError::NotFound => StatusCode::NOT_FOUND,
+            EdgeError::Caller(AuthError::RateLimited { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            EdgeError::Caller(_) => StatusCode::UNAUTHORIZED,
             EdgeError::CsrfPrevention { .. }
             | EdgeError::BodyUnreadable
             | EdgeError::InvalidJson { .. }
@@ -168,6 +184,8 @@ impl EdgeError {
             EdgeError::PersistedDocumentNotFound { .. } => codes::PERSISTED_QUERY_NOT_FOUND,
             EdgeError::OperationNotTrusted { .. } => codes::OPERATION_NOT_TRUSTED,
             EdgeError::Cost(error) => error.code(),
+            EdgeError::Caller(AuthError::RateLimited { .. }) => codes::RATE_LIMITED,
+            EdgeError::Caller(_) => codes::UNAUTHENTICATED,
             EdgeError::BodyUnreadable
             | EdgeError::InvalidJson { .. }
             | EdgeError::InvalidParameter { .. }
@@ -177,10 +195,15 @@ impl EdgeError {
 
     /// The GraphQL-shaped JSON answer, in `media_type`.
     pub fn into_response(self, media_type: ResponseMediaType) -> Response {
-        let error = serde_json::json!({
+        let mut error = serde_json::json!({
             "message": self.to_string(),
             "extensions": { "code": self.code() },
         });
+        if let EdgeError::Caller(refusal) = &self {
+            if let Some(source) = refusal.source_kind() {
+                error["extensions"]["source"] = source.as_str().into();
+            }
+        }
         // A refused operation is a GraphQL request error, whose status
         // follows the media type; the other refusals are HTTP's.
         let status = match (&self, media_type) {
@@ -203,6 +226,22 @@ impl EdgeError {
             response
                 .headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        match &self {
+            EdgeError::Caller(AuthError::RateLimited {
+                retry_after_seconds,
+            }) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+            }
+            EdgeError::Caller(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"contact-gateway\""),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -94,6 +94,10 @@ impl UpstreamEstimate {
 pub struct EstimateSettings {
     /// The configured sources, the default of `contacts(sources:)`.
     pub sources: Vec<SourceKind>,
+    /// The sources a caller's `contacts` without `sources:` lists, when
+    /// not all of `sources` (a principal's `allowed_sources`). Sources it
+    /// names explicitly are still charged, so that the edge can refuse them.
+    pub default_sources: Option<Vec<SourceKind>>,
     /// The most records a source is assumed to hold in a list read whole.
     pub list_size: u64,
     /// `[limits] max_page_size`: the page a backward walk reads forward in.
@@ -194,6 +198,13 @@ impl<'a> EstimateWalk<'a> {
                 }
             }
         }
+    }
+
+    fn default_sources(&self) -> Vec<SourceKind> {
+        self.settings
+            .default_sources
+            .clone()
+            .unwrap_or_else(|| self.settings.sources.clone())
     }
 
     fn argument(&self, field: &Field, name: &str) -> Option<Value> {
@@ -371,7 +382,7 @@ impl<'a> EstimateWalk<'a> {
                 })
                 .filter(|source| self.settings.sources.contains(source))
                 .collect(),
-            _ => self.settings.sources.clone(),
+            _ => self.default_sources(),
         };
         let mut counts = [0; 4];
         let source_count = sources.len() as u64;
@@ -453,7 +464,7 @@ impl<'a> EstimateWalk<'a> {
         let touched: Vec<SourceKind> = match named {
             Some(source) => vec![source],
             None if field.name.node == "updateMyContact" => vec![SourceKind::Spark],
-            None => self.settings.sources.clone(),
+            None => self.default_sources(),
         };
         for source in touched {
             self.estimate.add(source, 3);

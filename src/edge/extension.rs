@@ -10,9 +10,14 @@
 //! - `parse_query`: after parsing, walks the document against the cost
 //!   limits (`cost.rs`) and refuses a mutation sent over GET;
 //!   It also estimates the operation's upstream requests (`estimate.rs`);
+//!   With the caller's [`Principal`] in the request data, it refuses a
+//!   mutation from a read-only principal and an operation that would reach
+//!   a source the principal may not use (`FORBIDDEN`, 403);
 //! - `validation`: gives async-graphql's validation errors (its depth and
 //!   complexity limits among them) their codes, and refuses a valid
-//!   operation whose estimate passes the ceiling (`UPSTREAM_BUDGET_EXCEEDED`);
+//!   operation whose estimate passes the ceiling (`UPSTREAM_BUDGET_EXCEEDED`)
+//!   or the principal's upstream requests left this minute (`RATE_LIMITED`,
+//!   429 with `Retry-After`);
 //! - `execute`: answers a dry run with the estimate instead of running;
 //!   otherwise marks the request as executed, and gives any error a
 //!   resolver raised without a code one.
@@ -39,6 +44,8 @@ use super::error::{
     with_code,
 };
 use super::estimate::{estimate, EstimateSettings, UpstreamEstimate};
+use crate::auth::limits::{retry_after_seconds, BudgetRefusal};
+use crate::auth::Principal;
 
 /// How far one request got through async-graphql, and what the edge
 /// decided about it.
@@ -69,6 +76,8 @@ struct OutcomeState {
     refusal_status: Option<StatusCode>,
     /// The upstream estimate of the selected operation.
     estimate: Option<UpstreamEstimate>,
+    /// `Retry-After` of a refusal for the caller's rate.
+    retry_after_seconds: Option<u64>,
 }
 
 /// How far a request got.
@@ -132,6 +141,17 @@ impl RequestOutcome {
 
     fn refuse_with_status(&self, status: StatusCode) {
         self.lock().refusal_status = Some(status);
+    }
+
+    /// The `Retry-After` of a refusal for the caller's rate, in seconds.
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.lock().retry_after_seconds
+    }
+
+    fn refuse_until(&self, seconds: u64) {
+        let mut state = self.lock();
+        state.refusal_status = Some(StatusCode::TOO_MANY_REQUESTS);
+        state.retry_after_seconds = Some(seconds);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OutcomeState> {
@@ -318,13 +338,46 @@ impl Extension for EdgeChecks {
                 codes::INTROSPECTION_DISABLED,
             ));
         }
+        let principal = ctx.data_opt::<Arc<Principal>>();
+        if let Some(principal) = principal {
+            if principal.read_only && operation.is_some_and(|o| o.ty == OperationType::Mutation) {
+                outcome.refuse_with_status(StatusCode::FORBIDDEN);
+                return Err(refusal(
+                    "this API key may only read; mutations are refused",
+                    codes::FORBIDDEN,
+                ));
+            }
+        }
         if let Some(operation) = operation {
-            outcome.set_estimate(estimate(
-                &document,
-                operation,
-                variables,
-                &self.settings.estimate,
-            ));
+            let restricted = principal.filter(|principal| !principal.denied.is_empty());
+            let estimate = match restricted {
+                // A principal's `contacts` without `sources:` lists only the
+                // sources it may use, so the estimate defaults to those.
+                Some(principal) => {
+                    let settings = EstimateSettings {
+                        default_sources: Some(principal.allowed.clone()),
+                        ..self.settings.estimate.clone()
+                    };
+                    estimate(&document, operation, variables, &settings)
+                }
+                None => estimate(&document, operation, variables, &self.settings.estimate),
+            };
+            if let Some(principal) = restricted {
+                let denied: Vec<&str> = principal
+                    .denied
+                    .iter()
+                    .filter(|source| estimate.of(**source) > 0)
+                    .map(|source| source.as_str())
+                    .collect();
+                if !denied.is_empty() {
+                    outcome.refuse_with_status(StatusCode::FORBIDDEN);
+                    return Err(refusal(
+                        format!("this API key may not use {}", denied.join(", ")),
+                        codes::FORBIDDEN,
+                    ));
+                }
+            }
+            outcome.set_estimate(estimate);
         }
         outcome.set_stage(Stage::Parsed);
         Ok(document)
@@ -363,6 +416,35 @@ impl Extension for EdgeChecks {
                         );
                     }
                     return Err(vec![error]);
+                }
+                if let (Some(principal), false) =
+                    (ctx.data_opt::<Arc<Principal>>(), outcome.dry_run)
+                {
+                    let total = estimate
+                        .by_source
+                        .values()
+                        .fold(0u64, |sum, requests| sum.saturating_add(*requests));
+                    match principal.limits.admit_upstream_requests(total) {
+                        Ok(()) => {}
+                        Err(BudgetRefusal::Later(wait)) => {
+                            let seconds = retry_after_seconds(wait);
+                            outcome.refuse_until(seconds);
+                            return Err(vec![refusal(
+                                format!(
+                                    "this API key has used its upstream requests for now; this operation is estimated at {total}; retry after {seconds} s"
+                                ),
+                                codes::RATE_LIMITED,
+                            )]);
+                        }
+                        Err(BudgetRefusal::Never { per_minute }) => {
+                            return Err(vec![refusal(
+                                format!(
+                                    "this operation is estimated at {total} upstream requests, more than this API key's {per_minute} per minute; ask for fewer records or fewer nested lists"
+                                ),
+                                codes::UPSTREAM_BUDGET_EXCEEDED,
+                            )]);
+                        }
+                    }
                 }
             }
             outcome.set_stage(Stage::Validated);

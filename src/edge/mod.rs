@@ -8,7 +8,9 @@
 //!    (tower-http's `RequestBodyLimitLayer`: a declared length above the
 //!    limit is refused at once; [`params::read_body`] stops reading an
 //!    undeclared one at the limit);
-//! 2. content negotiation (`negotiate.rs`): the answer's media type;
+//! 2. the caller (`crate::auth`): its API key, its requests per second and
+//!    its forwarded credentials, before the body is read (401 or 429);
+//!    content negotiation (`negotiate.rs`): the answer's media type;
 //! 3. the method and content type: POST bodies only as `application/json`
 //!    (415 otherwise), GET for queries only;
 //! 4. CSRF prevention (`csrf.rs`): a request a browser could send
@@ -22,7 +24,10 @@
 //!    the upstream estimate (`estimate.rs`) against its ceiling, or, for a
 //!    dry run (`x-graphql-dry-run: true` or `extensions.dryRun`), as the
 //!    whole answer;
-//!    introspection, when switched off, is refused.
+//!    introspection, when switched off, is refused; what the caller's
+//!    principal may not do (a mutation with a read-only key, a source
+//!    outside its `allowed_sources`) is 403, and an estimate over its
+//!    upstream requests per minute 429.
 //!
 //! [`Edge::finish`] then gives the answer its status and content type: a
 //! request error (the operation never ran) has no `data` entry and is 400
@@ -71,6 +76,7 @@ pub struct GraphQLRequest {
 /// is finished by [`KnownOperation::finish`].
 pub struct KnownOperation {
     estimate: estimate::UpstreamEstimate,
+    mutation: bool,
     outcome: Arc<RequestOutcome>,
 }
 
@@ -87,6 +93,24 @@ impl GraphQLRequest {
 }
 
 impl KnownOperation {
+    /// Whether the operation may run for `principal` without the checks
+    /// inside async-graphql, and, if so, its estimate charged to the
+    /// principal's upstream budget. A principal with sources it may not use
+    /// (whose estimate and refusals depend on it), a read-only principal's
+    /// mutation and a budget that refuses are left to the checked path,
+    /// which refuses them with their codes (a refused charge costs nothing).
+    pub fn admit(&self, principal: &crate::auth::Principal) -> bool {
+        if !principal.denied.is_empty() || (principal.read_only && self.mutation) {
+            return false;
+        }
+        let total = self
+            .estimate
+            .by_source
+            .values()
+            .fold(0u64, |sum, requests| sum.saturating_add(*requests));
+        principal.limits.admit_upstream_requests(total).is_ok()
+    }
+
     /// Gives the answer what the schema's extensions would have: codes,
     /// propagated nulls, and the request's stage.
     pub fn finish(
@@ -146,6 +170,13 @@ impl Edge {
     /// preflights must therefore allow.
     pub fn csrf_headers(&self) -> &[axum::http::HeaderName] {
         self.csrf.required_headers()
+    }
+
+    /// The answer refusing a request before its parameters are read, in the
+    /// media type the request accepts.
+    pub fn refuse(&self, headers: &HeaderMap, error: EdgeError) -> Response {
+        let media_type = negotiate(headers).unwrap_or(ResponseMediaType::Json);
+        error.into_response(media_type)
     }
 
     /// Checks a POST and reads its body into a GraphQL request; a refusal is
@@ -219,11 +250,12 @@ impl Edge {
             .and_then(|prepared| {
                 let operation =
                     selected_operation(prepared.document(), params.operation_name.as_deref())?;
+                let mutation = operation.ty != OperationType::Query;
                 // A mutation over GET is refused on the checked path.
-                if over_get && operation.ty != OperationType::Query {
+                if over_get && mutation {
                     return None;
                 }
-                prepared.known(params.operation_name.as_deref())
+                Some((prepared.known(params.operation_name.as_deref())?, mutation))
             });
         let mut request = async_graphql::Request::new(query);
         if let Some(prepared) = &prepared {
@@ -254,8 +286,9 @@ impl Edge {
             request = request.disable_introspection();
         }
         let request = request.data(Arc::clone(&outcome));
-        let known = known_estimate.map(|estimate| KnownOperation {
+        let known = known_estimate.map(|(estimate, mutation)| KnownOperation {
             estimate,
+            mutation,
             outcome: Arc::clone(&outcome),
         });
         Ok((
@@ -417,6 +450,11 @@ impl PendingAnswer {
             parts
                 .headers
                 .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        if let Some(seconds) = self.outcome.retry_after_seconds() {
+            parts
+                .headers
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         parts.headers.remove(header::CACHE_CONTROL);
         parts.headers.remove(header::CONTENT_LENGTH);

@@ -14,16 +14,26 @@ use crate::domain::{
 use crate::federation::{self, FederatedQuery};
 use crate::sources::{Source, SourceError, SourceSet};
 
-/// The configured sources, shared by every request.
+/// The sources a request uses: the schema holds the gateway's own, and each
+/// request puts its caller's in its data.
 #[derive(Clone)]
 pub struct SourceRegistry {
     pub sources: SourceSet,
     pub max_page_size: usize,
+    /// Configured sources the caller may not use.
+    pub denied: Vec<SourceKind>,
 }
 
 impl SourceRegistry {
     /// The configured source of this kind, or a client error naming it.
     pub fn get(&self, kind: SourceKind) -> Result<&Arc<dyn Source>> {
+        if self.denied.contains(&kind) {
+            use async_graphql::ErrorExtensions;
+            return Err(
+                async_graphql::Error::new(format!("this API key may not use {kind}"))
+                    .extend_with(|_, e| e.set("code", codes::FORBIDDEN)),
+            );
+        }
         self.sources.get(kind).ok_or_else(|| {
             bad_input(format!(
                 "source {} is not configured in this gateway",

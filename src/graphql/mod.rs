@@ -53,6 +53,7 @@ pub fn build_schema(
     .data(SourceRegistry {
         sources,
         max_page_size: limits.max_page_size,
+        denied: Vec::new(),
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
@@ -61,6 +62,7 @@ pub fn build_schema(
             limits: crate::edge::cost::CostLimits::from_limits(limits),
             estimate: crate::edge::estimate::EstimateSettings {
                 sources: configured,
+                default_sources: None,
                 list_size: limits.estimate_list_size,
                 max_page_size: limits.max_page_size as u64,
                 // A list sorted locally is read whole once per request and
@@ -109,6 +111,7 @@ pub fn build_known_document_schema(limits: &Limits, sources: SourceSet) -> Gatew
     .data(SourceRegistry {
         sources,
         max_page_size: limits.max_page_size,
+        denied: Vec::new(),
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)

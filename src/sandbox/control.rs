@@ -10,6 +10,12 @@
 //! - `POST /_sandbox/reset`: data, counters and behaviour back to their state at start
 //! - `GET /_sandbox/config`, `POST /_sandbox/config`: per-source latency and faults
 //! - `GET /_sandbox/credentials`
+//! - `GET /_sandbox/requests`: `{"requests": [{source, method, route,
+//!   credential, organization_id}]}`, the latest requests (at most
+//!   [`REQUESTS_KEPT`]), oldest first, with the credential each carried: the
+//!   `Authorization` token without its scheme, or Open To Close's `api_token`
+//!   parameter, and Django-CRM's `organization-id` header. The sandbox's
+//!   credentials are demo values, so tests can say which was used.
 //!
 //! A behaviour update names the sources it changes; each named source's
 //! behaviour is replaced whole:
@@ -30,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -45,10 +51,15 @@ use super::people::SourceName;
 use super::rng::SeededRng;
 use super::store::Resettable;
 
+/// How many requests `/_sandbox/requests` remembers.
+pub const REQUESTS_KEPT: usize = 10_000;
+
 /// State shared by the instrumentation layer and the control endpoints.
 pub struct Shared {
     pub credentials: Credentials,
     stats: Mutex<Stats>,
+    /// The latest requests with the credentials they carried.
+    requests: Mutex<std::collections::VecDeque<RequestRecord>>,
     behaviour: Mutex<BehaviourTable>,
     initial_behaviour: BehaviourTable,
     fault_rng: Mutex<SeededRng>,
@@ -83,6 +94,7 @@ impl Shared {
         Self {
             credentials,
             stats: Mutex::new(Stats::default()),
+            requests: Mutex::new(std::collections::VecDeque::new()),
             behaviour: Mutex::new(initial_behaviour.clone()),
             initial_behaviour,
             fault_rng: Mutex::new(SeededRng::new(seed).fork("faults")),
@@ -97,16 +109,36 @@ impl Shared {
             store.reset();
         }
         *lock(&self.stats) = Stats::default();
+        lock(&self.requests).clear();
         *lock(&self.behaviour) = self.initial_behaviour.clone();
     }
 
-    fn record(&self, source: SourceName, method: &Method, route: &'static str) {
-        let mut stats = lock(&self.stats);
-        stats.total += 1;
-        *stats
-            .by_route
-            .entry((source, method.as_str().to_string(), route))
-            .or_default() += 1;
+    fn record(&self, source: SourceName, request: &Request, route: &'static str) {
+        let method = request.method();
+        {
+            let mut stats = lock(&self.stats);
+            stats.total += 1;
+            *stats
+                .by_route
+                .entry((source, method.as_str().to_string(), route))
+                .or_default() += 1;
+        }
+        let record = RequestRecord {
+            source: source.as_str(),
+            method: method.as_str().to_string(),
+            route,
+            credential: presented_credential(request),
+            organization_id: request
+                .headers()
+                .get("organization-id")
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string),
+        };
+        let mut requests = lock(&self.requests);
+        if requests.len() == REQUESTS_KEPT {
+            requests.pop_front();
+        }
+        requests.push_back(record);
     }
 
     /// Draws the latency and the fault (if any) for one request.
@@ -145,6 +177,43 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One request as `/_sandbox/requests` lists it.
+#[derive(Debug, Clone, Serialize)]
+struct RequestRecord {
+    source: &'static str,
+    method: String,
+    route: &'static str,
+    credential: Option<String>,
+    organization_id: Option<String>,
+}
+
+/// The token of the `Authorization` header without its scheme, or the
+/// `api_token` query parameter.
+fn presented_credential(request: &Request) -> Option<String> {
+    if let Some(value) = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    {
+        let value = value.trim();
+        let token = value
+            .split_once(' ')
+            .map_or(value, |(_, token)| token.trim());
+        return Some(token.to_string());
+    }
+    request.uri().query().and_then(|query| {
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == "api_token")
+            .map(|(_, value)| {
+                urlencoding::decode(value)
+                    .map(|decoded| decoded.into_owned())
+                    .unwrap_or_else(|_| value.to_string())
+            })
+    })
 }
 
 #[derive(Default)]
@@ -231,7 +300,7 @@ pub async fn instrument(State(ctx): State<Instrumented>, request: Request, next:
         .filter(|rest| rest.starts_with('/'))
         .unwrap_or(path);
     let route = route_template(ctx.routes, relative);
-    ctx.shared.record(ctx.source, request.method(), route);
+    ctx.shared.record(ctx.source, &request, route);
     let (latency, fault) = ctx.shared.plan(ctx.source);
     let response = match fault {
         None => next.run(request).await,
@@ -371,6 +440,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/_sandbox/reset", post(reset))
         .route("/_sandbox/config", get(get_config).post(set_config))
         .route("/_sandbox/credentials", get(credentials))
+        .route("/_sandbox/requests", get(requests))
         .with_state(shared)
 }
 
@@ -391,6 +461,11 @@ async fn stats(State(shared): State<Arc<Shared>>) -> Json<Value> {
         }));
     }
     Json(json!({ "total": stats.total, "by_source": by_source, "by_route": by_route }))
+}
+
+async fn requests(State(shared): State<Arc<Shared>>) -> Json<Value> {
+    let requests: Vec<RequestRecord> = lock(&shared.requests).iter().cloned().collect();
+    Json(json!({ "requests": requests }))
 }
 
 async fn reset(State(shared): State<Arc<Shared>>) -> StatusCode {

@@ -42,6 +42,17 @@ pub struct WinnerrCredentials {
 pub struct SparkCredentials {
     pub token: String,
     pub user_agent: String,
+    /// Further agents, each with contacts of its own that no other token
+    /// sees (Spark's `/contacts` are the current user's).
+    pub more_users: Vec<SparkUserCredentials>,
+}
+
+/// Another Spark agent: its Private-role token and its user id.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct SparkUserCredentials {
+    pub name: String,
+    pub user_id: String,
+    pub token: String,
 }
 
 impl Default for Credentials {
@@ -61,6 +72,18 @@ impl Default for Credentials {
             spark: SparkCredentials {
                 token: "spark_demo_private_1f0e3dad99908345f7439f8ffabdffc4".to_string(),
                 user_agent: "ContactGatewayDemo/1.0".to_string(),
+                more_users: vec![
+                    SparkUserCredentials {
+                        name: "agent2".to_string(),
+                        user_id: "20110302154510883421000000".to_string(),
+                        token: "spark_demo_agent2_6c8349cc7260ae62e3b1396831a8398f".to_string(),
+                    },
+                    SparkUserCredentials {
+                        name: "agent3".to_string(),
+                        user_id: "20140519093307125764000000".to_string(),
+                        token: "spark_demo_agent3_d9d4f495e875a2e075a1a4a6e1b9770f".to_string(),
+                    },
+                ],
             },
         }
     }

@@ -18,6 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use crate::config::SourceCredentials;
 use crate::domain::{Contact, ContactFilter, ContactInput, ContactOrder, SourceKind};
 use crate::upstream::{Upstream, UpstreamError, UpstreamResponse};
 
@@ -169,7 +170,68 @@ pub struct SourceSet {
     pub spark: Option<Arc<spark::Spark>>,
 }
 
+/// One adapter, typed.
+#[derive(Clone)]
+pub enum Adapter {
+    OpenToClose(Arc<opentoclose::OpenToClose>),
+    DjangoCrm(Arc<djangocrm::DjangoCrm>),
+    Winnerr(Arc<winnerr::Winnerr>),
+    Spark(Arc<spark::Spark>),
+}
+
+impl Adapter {
+    /// The adapter of `credentials`' source, acting with them.
+    pub fn build(upstream: &SharedUpstream, credentials: &SourceCredentials) -> Adapter {
+        let upstream = upstream.clone();
+        match credentials {
+            SourceCredentials::OpenToClose { api_token } => Adapter::OpenToClose(Arc::new(
+                opentoclose::OpenToClose::new(upstream, api_token.clone()),
+            )),
+            SourceCredentials::DjangoCrm {
+                token,
+                organization_id,
+            } => Adapter::DjangoCrm(Arc::new(djangocrm::DjangoCrm::new(
+                upstream,
+                token.clone(),
+                organization_id.clone(),
+            ))),
+            SourceCredentials::Winnerr { token } => {
+                Adapter::Winnerr(Arc::new(winnerr::Winnerr::new(upstream, token.clone())))
+            }
+            SourceCredentials::Spark { token, user_agent } => Adapter::Spark(Arc::new(
+                spark::Spark::new(upstream, token.clone(), user_agent.clone()),
+            )),
+        }
+    }
+
+    /// The adapter as a [`Source`].
+    pub fn as_source(&self) -> Arc<dyn Source> {
+        match self {
+            Adapter::OpenToClose(adapter) => adapter.clone(),
+            Adapter::DjangoCrm(adapter) => adapter.clone(),
+            Adapter::Winnerr(adapter) => adapter.clone(),
+            Adapter::Spark(adapter) => adapter.clone(),
+        }
+    }
+}
+
 impl SourceSet {
+    /// Adds `adapter`, or puts it in the place of the adapter of its source.
+    pub fn insert(&mut self, adapter: Adapter) {
+        let source = adapter.as_source();
+        let kind = source.kind();
+        match self.all.iter_mut().find(|s| s.kind() == kind) {
+            Some(slot) => *slot = source,
+            None => self.all.push(source),
+        }
+        match adapter {
+            Adapter::OpenToClose(a) => self.opentoclose = Some(a),
+            Adapter::DjangoCrm(a) => self.djangocrm = Some(a),
+            Adapter::Winnerr(a) => self.winnerr = Some(a),
+            Adapter::Spark(a) => self.spark = Some(a),
+        }
+    }
+
     /// The configured source of this kind.
     pub fn get(&self, kind: SourceKind) -> Option<&Arc<dyn Source>> {
         self.all.iter().find(|source| source.kind() == kind)

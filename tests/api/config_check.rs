@@ -8,12 +8,13 @@ use crate::helpers::spawn_gateway_configured;
 
 /// The credentials the example's environment variables are set to: none of
 /// them may appear in anything `check` prints.
-const EXAMPLE_ENV: [(&str, &str); 5] = [
+const EXAMPLE_ENV: [(&str, &str); 6] = [
     ("OPENTOCLOSE_API_TOKEN", "otc-token-value"),
     ("DJANGOCRM_TOKEN", "crm-token-value"),
     ("DJANGOCRM_ORGANIZATION_ID", "crm-organization-value"),
     ("WINNERR_TOKEN", "winnerr-token-value"),
     ("SPARK_TOKEN", "spark-token-value"),
+    ("SPARK_TOKEN_FRONT_DESK", "spark-front-desk-token-value"),
 ];
 
 fn example_path() -> PathBuf {
@@ -63,6 +64,19 @@ fn check_accepts_the_committed_example_and_never_prints_a_credential() {
         stdout.contains("graphql: introspection off, GraphiQL off"),
         "{stdout}"
     );
+    assert!(stdout.contains("auth: keys (2 principals)"), "{stdout}");
+    assert!(
+        stdout.contains("  dashboard: 1 key(s), read-only, sources: opentoclose, djangocrm, winnerr, spark; own credentials: none; 10 requests/s (burst 20), upstream requests/min 600"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  front-desk: 1 key(s), reads and writes, sources: every source; own credentials: spark; no rate limit"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  spark forwarded from x-spark-authorization\n"),
+        "{stdout}"
+    );
     for (_, value) in EXAMPLE_ENV {
         assert!(
             !stdout.contains(value) && !stderr.contains(value),
@@ -93,7 +107,7 @@ fn check_applies_environment_overrides() {
 fn check_refuses_a_config_without_sources() {
     let path = config_file(
         "no-sources",
-        "listen = \"127.0.0.1:4000\"\n[graphql]\ngraphiql = true\n",
+        "listen = \"127.0.0.1:4000\"\n[graphql]\ngraphiql = true\n[auth]\nmode = \"open\"\n",
     );
     let output = check(&path, &[]);
     let stderr = text(&output.stderr);
@@ -133,6 +147,26 @@ fn check_refuses_a_missing_credential_variable_and_names_it() {
     for (_, value) in EXAMPLE_ENV {
         assert!(!stderr.contains(value), "{value} printed: {stderr}");
     }
+}
+
+#[test]
+fn check_refuses_a_config_without_auth_and_says_how_to_be_open() {
+    let example = std::fs::read_to_string(example_path()).expect("read example");
+    let start = example.find("[auth]").expect("the example's [auth]");
+    let end = example[start..]
+        .find("# What a request may cost.")
+        .expect("the section after [auth]")
+        + start;
+    let path = config_file(
+        "no-auth",
+        &format!("{}{}", &example[..start], &example[end..]),
+    );
+    let output = check(&path, &EXAMPLE_ENV);
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("no [auth] section"), "{stderr}");
+    assert!(stderr.contains("keys new NAME"), "{stderr}");
+    assert!(stderr.contains("mode = \"open\""), "{stderr}");
 }
 
 #[test]
@@ -180,4 +214,59 @@ async fn readyz_is_200_with_sources() {
         .expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
     assert_eq!(ready.text().await.expect("readyz body"), "ready");
+}
+
+#[test]
+fn keys_new_prints_a_fresh_key_and_a_hash_line_that_check_accepts() {
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+            .args(["keys", "new", "front-desk"])
+            .output()
+            .expect("run contact-gateway keys new")
+    };
+    let output = run();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    let stdout = text(&output.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("key: "))
+        .expect("a key line")
+        .to_string();
+    assert!(key.starts_with("cgk_") && key.len() > 40, "{key}");
+    let hash_line = stdout
+        .lines()
+        .find(|line| line.starts_with("key_hashes = "))
+        .expect("a key_hashes line");
+    let hash = contact_gateway::auth::keys::KeyHash::of(&key).to_string();
+    assert_eq!(hash_line, format!("key_hashes = [\"{hash}\"]"));
+    assert!(stdout.contains("[auth.principals.front-desk]"), "{stdout}");
+    // Each run draws a new key.
+    assert!(!text(&run().stdout).contains(&key));
+    // The printed lines, pasted into a configuration, name the principal.
+    let path = config_file(
+        "keys-new",
+        &format!(
+            "[sources.winnerr]\nbase_url = \"http://127.0.0.1:9/w\"\ntoken_env = \"W\"\n\
+             [auth]\n[auth.principals.front-desk]\n{hash_line}\n"
+        ),
+    );
+    let output = check(&path, &[("W", "winnerr-token-value")]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(stdout.contains("auth: keys (1 principals)"), "{stdout}");
+    assert!(
+        stdout.contains("  front-desk: 1 key(s), reads and writes"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(&key) && !stdout.contains("winnerr-token-value"));
+}
+
+#[test]
+fn keys_new_refuses_a_name_that_cannot_be_a_principal() {
+    let output = Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+        .args(["keys", "new", "two words"])
+        .output()
+        .expect("run contact-gateway keys new");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
 }

@@ -161,14 +161,29 @@ async fn the_demo_command_serves_graphiql_in_front_of_a_sandbox() {
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let sandbox = line_starting_with(&mut lines, "sandbox: ").await;
+    let key = line_starting_with(&mut lines, "demo key: ").await;
     let graphiql = line_starting_with(&mut lines, "GraphiQL: ").await;
     assert!(sandbox.starts_with("http://127.0.0.1:"), "{sandbox}");
+    // The page's address carries the key in its fragment, which the
+    // browser keeps to itself and GraphiQL's page reads into its headers.
+    let (graphiql, fragment) = graphiql.split_once('#').expect("a fragment");
+    assert_eq!(fragment, format!("key={key}"));
     assert!(
         graphiql.starts_with("http://127.0.0.1:") && graphiql.ends_with("/graphql"),
         "{graphiql}"
     );
+    let query =
+        json!({ "query": "{ contacts(first: 3) { edges { node { displayName source } } } }" });
+    let without_key = reqwest::Client::new()
+        .post(graphiql)
+        .json(&query)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(without_key.status(), 401);
     let response: serde_json::Value = reqwest::Client::new()
-        .post(&graphiql)
+        .post(graphiql)
+        .bearer_auth(&key)
         .json(
             &json!({ "query": "{ contacts(first: 3) { edges { node { displayName source } } } }" }),
         )
@@ -195,7 +210,7 @@ async fn the_serve_command_reads_a_config_file_and_secrets_from_the_environment(
     std::fs::write(
         &path,
         format!(
-            "listen = \"127.0.0.1:0\"\n[sources.opentoclose]\nbase_url = \"{}\"\napi_token_env = \"TEST_OTC_TOKEN\"\n",
+            "listen = \"127.0.0.1:0\"\n[auth]\nmode = \"open\"\n[sources.opentoclose]\nbase_url = \"{}\"\napi_token_env = \"TEST_OTC_TOKEN\"\n",
             sandbox.base("opentoclose")
         ),
     )
@@ -250,6 +265,31 @@ async fn the_serve_command_rejects_unknown_keys_with_a_clear_message() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown field `lisen`"), "{stderr}");
+    std::fs::remove_dir_all(&directory).ok();
+}
+
+#[tokio::test]
+async fn the_serve_command_refuses_a_config_without_auth() {
+    let directory =
+        std::env::temp_dir().join(format!("contact-gateway-no-auth-{}", std::process::id()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let path = directory.join("gateway.toml");
+    std::fs::write(
+        &path,
+        "listen = \"127.0.0.1:0\"\n[sources.opentoclose]\nbase_url = \"http://127.0.0.1:9/otc\"\napi_token_env = \"TEST_OTC_TOKEN\"\n",
+    )
+    .unwrap();
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+        .args(["serve", "--config", path.to_str().unwrap()])
+        .env("TEST_OTC_TOKEN", "x")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("no [auth] section"), "{stderr}");
+    assert!(stderr.contains("mode = \"open\""), "{stderr}");
+    assert!(output.stdout.is_empty(), "it served");
     std::fs::remove_dir_all(&directory).ok();
 }
 

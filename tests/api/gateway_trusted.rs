@@ -166,7 +166,8 @@ async fn the_serve_command_refuses_a_bad_manifest_at_start() {
     std::fs::write(
         &config,
         "listen = \"127.0.0.1:0\"\n[operations]\ntrusted_documents = \"persisted-documents.json\"\nonly_trusted = true\n\
-         [sources.winnerr]\nbase_url = \"http://127.0.0.1:9/winnerr/v1\"\ntoken_env = \"TRUSTED_TEST_TOKEN\"\n",
+         [sources.winnerr]\nbase_url = \"http://127.0.0.1:9/winnerr/v1\"\ntoken_env = \"TRUSTED_TEST_TOKEN\"\n\
+         [auth]\nmode = \"open\"\n",
     )
     .unwrap();
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_contact-gateway"))

@@ -167,6 +167,9 @@ pub async fn spawn_gateway_configured(
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
     );
     config.cache.enabled = false;
+    // Written out, as a file must: tests that are not about callers call
+    // without keys.
+    config.auth = contact_gateway::config::AuthConfig::open();
     edit(&mut config);
     spawn_gateway_with(sandbox, config).await
 }
@@ -344,7 +347,7 @@ pub async fn spawn_gateway_process(extra_toml: &str) -> ProcessGateway {
     std::fs::create_dir_all(&directory).expect("temp dir");
     let path = directory.join("gateway.toml");
     let config = format!(
-        "listen = \"127.0.0.1:0\"\n{extra_toml}\n\
+        "listen = \"127.0.0.1:0\"\n{extra_toml}\n[auth]\nmode = \"open\"\n\
          [sources.opentoclose]\nbase_url = \"{}\"\napi_token_env = \"T_OTC\"\n\
          [sources.djangocrm]\nbase_url = \"{}\"\ntoken_env = \"T_DJ\"\norganization_id_env = \"T_DJ_ORG\"\n\
          [sources.winnerr]\nbase_url = \"{}\"\ntoken_env = \"T_WIN\"\n\

@@ -3,6 +3,7 @@
 
 mod config_check;
 mod gateway_activities;
+mod gateway_auth;
 mod gateway_cache;
 mod gateway_djangocrm;
 mod gateway_edge;
@@ -16,6 +17,7 @@ mod gateway_opentoclose;
 mod gateway_operations;
 mod gateway_properties;
 mod gateway_retries;
+mod gateway_secrets;
 mod gateway_spark;
 mod gateway_trusted;
 mod gateway_winnerr;

@@ -15,16 +15,83 @@ async fn credentials_have_the_documented_shape() {
         ("opentoclose", &["api_token"][..]),
         ("djangocrm", &["token", "organization_id"][..]),
         ("winnerr", &["token"][..]),
-        ("spark", &["token", "user_agent"][..]),
+        ("spark", &["token", "user_agent", "more_users"][..]),
     ] {
         let object = c[source]
             .as_object()
             .unwrap_or_else(|| panic!("{source} missing"));
         assert_eq!(object.len(), keys.len(), "{source}: {object:?}");
-        for key in keys {
+        for key in keys.iter().filter(|key| **key != "more_users") {
             assert!(!object[*key].as_str().unwrap().is_empty(), "{source}.{key}");
         }
     }
+    let users = c["spark"]["more_users"].as_array().expect("more_users");
+    assert_eq!(users.len(), 2);
+    for user in users {
+        for key in ["name", "user_id", "token"] {
+            assert!(!user[key].as_str().unwrap().is_empty(), "{user}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn requests_record_the_credential_each_carried() {
+    let sandbox = spawn_sandbox().await;
+    let otc = sandbox.credential("opentoclose", "api_token");
+    sandbox
+        .client
+        .get(format!(
+            "{}/contacts/1?api_token={otc}",
+            sandbox.base("opentoclose")
+        ))
+        .send()
+        .await
+        .unwrap();
+    sandbox
+        .client
+        .get(format!("{}/contacts/", sandbox.base("djangocrm")))
+        .header("Authorization", "Bearer dj-token")
+        .header("organization-id", "org-1")
+        .send()
+        .await
+        .unwrap();
+    sandbox
+        .client
+        .get(format!("{}/contacts", sandbox.base("winnerr")))
+        .send()
+        .await
+        .unwrap();
+    let log: serde_json::Value = sandbox
+        .client
+        .get(format!("{}/_sandbox/requests", sandbox.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        log["requests"],
+        json!([
+            {"source": "opentoclose", "method": "GET", "route": "/v1/contacts/{id}",
+             "credential": otc, "organization_id": null},
+            {"source": "djangocrm", "method": "GET", "route": "/api/contacts/",
+             "credential": "dj-token", "organization_id": "org-1"},
+            {"source": "winnerr", "method": "GET", "route": "/v1/contacts",
+             "credential": null, "organization_id": null},
+        ])
+    );
+    sandbox.reset().await;
+    let log: serde_json::Value = sandbox
+        .client
+        .get(format!("{}/_sandbox/requests", sandbox.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["requests"], json!([]));
 }
 
 #[tokio::test]

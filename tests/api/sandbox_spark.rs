@@ -1443,3 +1443,71 @@ mod filter_dependent {
         assert_eq!(ids(&results(&body)), vec![id]);
     }
 }
+
+#[tokio::test]
+async fn further_agents_have_contacts_of_their_own_that_no_other_token_reaches() {
+    let spark = spark().await;
+    let users = spark.sandbox.credentials["spark"]["more_users"]
+        .as_array()
+        .expect("more_users")
+        .clone();
+    let ids_of = |records: &[Value]| -> std::collections::BTreeSet<String> {
+        records
+            .iter()
+            .map(|r| r["Id"].as_str().expect("Id").to_string())
+            .collect()
+    };
+    let first = spark.all("/contacts").await;
+    let first_ids = ids_of(&first);
+    let mut seen = first_ids.clone();
+    for user in &users {
+        let token = user["token"].as_str().unwrap();
+        let user_id = user["user_id"].as_str().unwrap();
+        let (status, body) = spark
+            .call_as(Method::GET, "/contacts?_limit=25", token, None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let page = body["D"]["Results"].as_array().expect("results").clone();
+        assert!(!page.is_empty());
+        assert!(page.iter().all(|c| c["OwnerId"] == user_id), "{body}");
+        let ids = ids_of(&page);
+        assert!(ids.is_disjoint(&seen), "shared contacts: {ids:?}");
+        seen.extend(ids);
+        // Another agent's contact is not found with this token.
+        let other = first_ids.iter().next().unwrap();
+        let (status, _) = spark
+            .call_as(Method::GET, &format!("/contacts/{other}"), token, None)
+            .await;
+        assert_eq!(status, 404);
+        // The agent's own record, and its derived role tokens.
+        let (status, body) = spark
+            .call_as(Method::GET, "/my/contact", &format!("{token}-idx"), None)
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["D"]["Results"][0]["Id"], user_id);
+    }
+    // A contact created by a further agent is its own and nobody else's.
+    let token = users[0]["token"].as_str().unwrap();
+    let (status, body) = spark
+        .call_as(
+            Method::POST,
+            "/contacts",
+            token,
+            Some(
+                json!({"D": {"DisplayName": "Only Mine", "PrimaryEmail": "only.mine@example.com"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["D"]["Results"][0]["Id"].as_str().unwrap().to_string();
+    let (_, body) = spark
+        .call_as(Method::GET, &format!("/contacts/{id}"), token, None)
+        .await;
+    assert_eq!(body["D"]["Results"][0]["OwnerId"], users[0]["user_id"]);
+    assert_eq!(spark.get(&format!("/contacts/{id}")).await.0, 404);
+    spark.sandbox.reset().await;
+    let (status, _) = spark
+        .call_as(Method::GET, &format!("/contacts/{id}"), token, None)
+        .await;
+    assert_eq!(status, 404, "reset keeps a further agent's creation");
+}

@@ -22,6 +22,12 @@
 //! | `TOKEN-public` | Public |
 //! | `TOKEN-expired` | none: 401, code 1020 |
 //!
+//! Further agents (ours): `credentials.spark.more_users` lists more Private
+//! tokens, each of an agent of its own with its own contacts (a small
+//! population of its own, owned by its user id), account contact and
+//! derived role tokens; no token reaches another agent's data, as Spark's
+//! `/contacts` are "all items for the current user".
+//!
 //! Private, IDX and Public are API keys of the same agent (ours): their
 //! `/my/contact` is the agent's own contact record (Id
 //! [`seed::AGENT_USER_ID`], `ResourceUri` `/v1/my/contact`, not one of the
@@ -148,11 +154,24 @@ pub const ROUTES: &[&str] = &[
 
 /// Seeds the data and builds the router.
 pub fn build(world: &World, credentials: &Credentials) -> (Router, Arc<dyn Resettable>) {
-    let store = Arc::new(Store::new(seed::seed(world)));
-    let state = AppState {
-        store: store.clone(),
+    let mut users = vec![SparkUser {
         token: Arc::from(credentials.spark.token.as_str()),
-    };
+        store: Arc::new(Store::new(seed::seed(world))),
+    }];
+    for (number, user) in credentials.spark.more_users.iter().enumerate() {
+        users.push(SparkUser {
+            token: Arc::from(user.token.as_str()),
+            store: Arc::new(Store::new(seed::seed_further_agent(
+                world,
+                number,
+                &user.user_id,
+                &user.name,
+            ))),
+        });
+    }
+    let users: Arc<[SparkUser]> = Arc::from(users);
+    let store: Arc<dyn Resettable> = Arc::new(UserStores(Arc::clone(&users)));
+    let state = AppState { users };
     let router = Router::new()
         .route(
             "/v1/contacts",
@@ -188,9 +207,43 @@ pub fn build(world: &World, credentials: &Credentials) -> (Router, Arc<dyn Reset
 
 #[derive(Clone)]
 struct AppState {
-    store: Arc<Store<SparkData>>,
-    /// The Private-role token; the other roles' tokens are derived from it.
+    /// The agent of `credentials.spark.token` first, then the further ones.
+    users: Arc<[SparkUser]>,
+}
+
+/// One agent: its Private-role token (the other roles' tokens are derived
+/// from it) and its data, which no other agent's token reaches.
+struct SparkUser {
     token: Arc<str>,
+    store: Arc<Store<SparkData>>,
+}
+
+/// Every agent's store, reset together.
+struct UserStores(Arc<[SparkUser]>);
+
+impl Resettable for UserStores {
+    fn reset(&self) {
+        for user in self.0.iter() {
+            user.store.reset();
+        }
+    }
+}
+
+/// The agent a request's token belongs to, and the token's role.
+fn user_of<'a>(
+    state: &'a AppState,
+    headers: &HeaderMap,
+) -> Result<(&'a SparkUser, Role), SparkError> {
+    let mut refusal = SparkError::invalid_token();
+    for user in state.users.iter() {
+        match authenticate(headers, &user.token) {
+            Ok(role) => return Ok((user, role)),
+            // Not this agent's token: try the next.
+            Err(error) if error.code == 1000 => refusal = error,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(refusal)
 }
 
 /// The role a token carries, which decides what it may use.
@@ -314,12 +367,12 @@ fn list_contacts(
     query: Option<&str>,
     connected: bool,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(headers, &state.token)?;
+    let (user, role) = user_of(state, headers)?;
     authorize(role, Access::ReadContacts)?;
     let parameters = parse_query(query);
     let options = parse_list_options(&parameters)?;
     let presentation = parse_presentation(&parameters, role)?;
-    let data = state.store.read();
+    let data = user.store.read();
     let candidates: Vec<&StoredContact> = match &options.filter_ids {
         Some(ids) => {
             let mut seen = HashSet::new();
@@ -401,9 +454,9 @@ async fn list_tags(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::ReadContacts)?;
-    let data = state.store.read();
+    let data = user.store.read();
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for contact in data.contacts.values().filter(|c| c.is_connected()) {
         if let Some(Value::Array(tags)) = contact.record.get("Tags") {
@@ -431,11 +484,11 @@ async fn get_contact(
     path: Result<Path<String>, PathRejection>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::ReadContacts)?;
     let presentation = parse_presentation(&parse_query(query.as_deref()), role)?;
     let id = path_id(path)?;
-    let data = state.store.read();
+    let data = user.store.read();
     let contact = data.contacts.get(&id).ok_or_else(contact_not_found)?;
     Ok(render_one(&data, contact, &presentation))
 }
@@ -455,7 +508,7 @@ async fn create_contacts(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::WriteContacts)?;
     let body = unwrap_write_body(&body)?;
     let drafts = create_drafts(body)?;
@@ -463,7 +516,7 @@ async fn create_contacts(
     for draft in &drafts {
         validated.push(validate_changes(draft, WriteContext::Create)?);
     }
-    let mut data = state.store.write();
+    let mut data = user.store.write();
     let mut batch_emails = HashSet::new();
     for changes in &validated {
         let email = changes
@@ -485,10 +538,11 @@ async fn create_contacts(
         let id = data.new_contact_id();
         let timestamp = now();
         let detail_seed = data.id_generator.next_u64();
+        let owner = data.account_contact.id().to_string();
         let mut contact = StoredContact::new(
             &id,
             format!("/v1/contacts/{id}"),
-            seed::AGENT_USER_ID,
+            &owner,
             "Connected",
             &timestamp,
             &timestamp,
@@ -613,11 +667,11 @@ async fn put_contact(
     path: Result<Path<String>, PathRejection>,
     body: Bytes,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::WriteContacts)?;
     let id = path_id(path)?;
     let body = unwrap_write_body(&body)?;
-    let mut data = state.store.write();
+    let mut data = user.store.write();
     let current = data.contacts.get(&id).ok_or_else(contact_not_found)?;
     let mut updated = current.clone();
     if let Some(owner) = body.get("OwnerId") {
@@ -680,10 +734,10 @@ async fn delete_contact(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::WriteContacts)?;
     let id = path_id(path)?;
-    let mut data = state.store.write();
+    let mut data = user.store.write();
     data.contacts.remove(&id).ok_or_else(contact_not_found)?;
     Ok(success_without_results())
 }
@@ -707,10 +761,10 @@ async fn get_my_contact(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::ReadMyContact)?;
     let presentation = parse_presentation(&parse_query(query.as_deref()), role)?;
-    let data = state.store.read();
+    let data = user.store.read();
     let contact = match my_contact_id(&data, role) {
         None => &data.account_contact,
         Some(id) => data.contacts.get(&id).ok_or_else(my_contact_gone)?,
@@ -723,11 +777,11 @@ async fn put_my_contact(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, SparkError> {
-    let role = authenticate(&headers, &state.token)?;
+    let (user, role) = user_of(&state, &headers)?;
     authorize(role, Access::WriteMyContact)?;
     let body = unwrap_write_body(&body)?;
     let changes = validate_changes(&body, WriteContext::MyContact)?;
-    let mut data = state.store.write();
+    let mut data = user.store.write();
     match my_contact_id(&data, role) {
         None => {
             let mut updated = data.account_contact.clone();

@@ -3,7 +3,8 @@
 //! The 600 people `World::people_for(SourceName::Spark)` gives become the agent's
 //! Connected contacts; 55 people Spark does not otherwise hold, plus 5 consumers
 //! who signed up again with an email already on file, become Unconnected
-//! contacts; one extra record is the agent's own account contact.
+//! contacts; one extra record is the agent's own account contact. Further
+//! agents are seeded the same way from small populations of their own.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -131,6 +132,36 @@ pub fn seed(world: &World) -> SparkData {
         portal_user_contact_id: connected_ids.get(1).cloned().unwrap_or_default(),
         id_generator: world.rng_for("spark-new-ids"),
     }
+}
+
+/// How many people a further agent's population has.
+const FURTHER_AGENT_PEOPLE: usize = 40;
+
+/// The data of a further agent (ours): seeded as the first agent's is, from
+/// a small population of its own (a world generated from a seed of its
+/// own), so that no person, contact or id is shared with another agent.
+/// Every contact is owned by `user_id`, which is also the id of the agent's
+/// own contact record, named `name`.
+pub fn seed_further_agent(world: &World, number: usize, user_id: &str, name: &str) -> SparkData {
+    let mut own_world = World::generate(
+        world
+            .seed
+            .wrapping_mul(31)
+            .wrapping_add(1_000 + number as u64),
+    );
+    own_world.people.truncate(FURTHER_AGENT_PEOPLE);
+    let mut data = seed(&own_world);
+    for contact in data.contacts.values_mut() {
+        contact.set_text("OwnerId", Some(user_id.to_string()));
+    }
+    let account = &mut data.account_contact;
+    account.set_text("Id", Some(user_id.to_string()));
+    account.set_text("OwnerId", Some(user_id.to_string()));
+    account.set_text("DisplayName", Some(format!("Agent {name}")));
+    account.set_text("GivenName", Some("Agent".to_string()));
+    account.set_text("FamilyName", Some(name.to_string()));
+    account.set_text("PrimaryEmail", Some(format!("{name}@northstar-realty.com")));
+    data
 }
 
 /// A Spark id derived from the creation time, as real ids are: 26 digits
