@@ -27,4 +27,5 @@ mod sandbox_opentoclose;
 mod sandbox_spark;
 mod sandbox_winnerr;
 mod schema;
+mod telemetry_metrics;
 mod tidy;
