@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument;
 
 use crate::cache::{self, CacheReport, RequestScope};
 use crate::config::{CorsSettings, GatewayConfig, LoaderSettings, SourceCredentials};
@@ -202,12 +203,11 @@ async fn graphiql_asset(State(gateway): State<Arc<Gateway>>, Path(name): Path<St
     }
 }
 
-/// Counts a refusal of the edge and hands it on.
+/// Counts and logs a refusal of the edge, and hands it on.
 fn refused(gateway: &Gateway, refusal: Response) -> Response {
-    gateway
-        .upstream
-        .metrics()
-        .refusal(refusal.status().as_u16());
+    let status = refusal.status().as_u16();
+    gateway.upstream.metrics().refusal(status);
+    tracing::info!(status, "request refused at the edge");
     refusal
 }
 
@@ -217,7 +217,16 @@ async fn execute(gateway: &Gateway, headers: &HeaderMap, request: GraphQLRequest
     let loaders = Arc::new(RequestLoaders::new(&gateway.sources, gateway.loaders));
     let request = request.into_inner().data(Arc::clone(&loaders));
     let operation_name = request.operation_name.clone();
-    let mut response = cache::with_scope(Arc::clone(&scope), gateway.schema.execute(request)).await;
+    let span = tracing::info_span!(
+        "graphql",
+        otel.name = "graphql",
+        otel.kind = "server",
+        graphql.operation.name = operation_name.as_deref(),
+    );
+    crate::telemetry::otel::begin_request(&span, headers, operation_name.as_deref());
+    let mut response = cache::with_scope(Arc::clone(&scope), gateway.schema.execute(request))
+        .instrument(span)
+        .await;
     record_operation(gateway, operation_name.as_deref(), &response, started);
     if let Some(report) = scope.report() {
         let weighted_bytes = gateway.upstream.cache().weighted_size().await;

@@ -107,6 +107,8 @@ pub struct FileConfig {
     pub operations: OperationSettings,
     #[serde(default)]
     pub graphql: GraphqlSettings,
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// How the per-request dataloaders batch.
@@ -604,6 +606,7 @@ pub struct GatewayConfig {
     pub csrf: CsrfSettings,
     pub operations: OperationSettings,
     pub graphql: GraphqlSettings,
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// One configured source, ready to use.
@@ -770,6 +773,7 @@ impl GatewayConfig {
             csrf: file.csrf,
             operations: file.operations,
             graphql: file.graphql,
+            telemetry: file.telemetry,
         })
     }
 }
@@ -1044,6 +1048,10 @@ mod tests {
         assert_eq!(config.csrf, CsrfSettings::default());
         assert_eq!(config.operations, OperationSettings::default());
         assert_eq!(config.graphql, GraphqlSettings::default());
+        assert_eq!(
+            config.telemetry,
+            crate::telemetry::TelemetrySettings::default()
+        );
         assert_eq!(
             config.cors,
             CorsSettings {

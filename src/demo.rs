@@ -46,6 +46,7 @@ pub fn gateway_config(
             introspection: true,
             graphiql: true,
         },
+        telemetry: Default::default(),
         sources: vec![
             source(
                 SourceKind::OpenToClose,

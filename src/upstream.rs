@@ -22,6 +22,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::cache::{
     CacheKey, Change, Directive, Fetched, Fingerprint, Freshness, Resource, ResponseCache, Share,
@@ -628,17 +629,32 @@ impl Upstream {
         // The exchange runs as its own task, so that a caller busy with the
         // answers already in (parsing them, say) never holds back the requests
         // waiting for a permit: each is sent the moment a permit frees.
-        let exchange = tokio::spawn(exchange(
-            Arc::clone(endpoint),
-            Arc::clone(&self.metrics),
-            Described {
-                source,
-                method,
-                route,
-            },
-            builder,
-            write_mark,
-        ));
+        let span = tracing::info_span!(
+            "upstream",
+            otel.name = route,
+            otel.kind = "client",
+            source = source.as_str(),
+            http.request.method = crate::telemetry::metrics::method_label(&method),
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+        );
+        if let Some(headers) = crate::telemetry::otel::trace_headers(&span) {
+            builder = builder.headers(headers);
+        }
+        let exchange = tokio::spawn(
+            exchange(
+                Arc::clone(endpoint),
+                Arc::clone(&self.metrics),
+                Described {
+                    source,
+                    method,
+                    route,
+                },
+                builder,
+                write_mark,
+            )
+            .instrument(span),
+        );
         let mut exchange = Exchange(exchange);
         match (&mut exchange.0).await {
             Ok(result) => result,
@@ -724,13 +740,15 @@ async fn exchange(
             timeout_ms: timeout.as_millis(),
         }),
     };
+    let elapsed = started.elapsed();
     metrics.upstream_exchange(
         source,
         &described.method,
         described.route,
         status_class(&result),
-        started.elapsed(),
+        elapsed,
     );
+    crate::telemetry::exchange_ended(source, &described.method, described.route, &result, elapsed);
     drop(in_flight);
     // The request waiting for this permit runs next on this worker; the
     // caller, who will spend a while on the answer, is woken after it.

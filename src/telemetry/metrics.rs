@@ -391,7 +391,8 @@ pub fn status_class(result: &Result<UpstreamResponse, UpstreamError>) -> &'stati
     }
 }
 
-fn method_label(method: &Method) -> &'static str {
+/// The method as a label value.
+pub fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",
         Method::POST => "POST",

@@ -28,4 +28,5 @@ mod sandbox_spark;
 mod sandbox_winnerr;
 mod schema;
 mod telemetry_metrics;
+mod telemetry_traces;
 mod tidy;
