@@ -30,3 +30,4 @@ mod schema;
 mod telemetry_metrics;
 mod telemetry_traces;
 mod tidy;
+mod typescript_client;
