@@ -1,6 +1,7 @@
 //! The integration-test binary: every test drives real servers over real HTTP
 //! on ephemeral loopback ports.
 
+mod browser_graphiql;
 mod config_check;
 mod gateway_activities;
 mod gateway_cache;
