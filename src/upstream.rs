@@ -629,7 +629,8 @@ impl Upstream {
         // The exchange runs as its own task, so that a caller busy with the
         // answers already in (parsing them, say) never holds back the requests
         // waiting for a permit: each is sent the moment a permit frees.
-        let span = tracing::info_span!(
+        // At debug level, as the request's span.
+        let span = tracing::debug_span!(
             "upstream",
             otel.name = route,
             otel.kind = "client",
