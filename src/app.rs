@@ -20,6 +20,7 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
+use tracing::Instrument;
 
 use crate::auth::{Caller, Callers};
 use crate::cache::{self, CacheReport, RequestScope};
@@ -105,6 +106,7 @@ impl Gateway {
             .route("/graphiql/assets/{name}", get(graphiql_asset))
             .route("/healthz", get(|| async { "ok" }))
             .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
             .fallback(crate::edge::not_found)
             .layer(RequestBodyLimitLayer::new(body_limit))
             .layer(axum::middleware::map_response(move |response: Response| {
@@ -130,6 +132,23 @@ async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     "ready".into_response()
 }
 
+/// The Prometheus text exposition of the gateway's metrics.
+async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    let sources: Vec<_> = gateway.sources.all.iter().map(|s| s.kind()).collect();
+    let text = gateway
+        .upstream
+        .metrics()
+        .render(&gateway.upstream, &sources);
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
 async fn graphql_post(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
@@ -146,7 +165,7 @@ async fn graphql_post(
                 .finish(execute(&gateway, &headers, request, caller).await)
                 .await
         }
-        Err(refusal) => *refusal,
+        Err(refusal) => refused(&gateway, *refusal),
     }
 }
 
@@ -175,7 +194,7 @@ async fn graphql_get(
                 .finish(execute(&gateway, &headers, request, caller).await)
                 .await
         }
-        Err(refusal) => *refusal,
+        Err(refusal) => refused(&gateway, *refusal),
     }
 }
 
@@ -188,12 +207,21 @@ async fn graphiql_asset(State(gateway): State<Arc<Gateway>>, Path(name): Path<St
     }
 }
 
+/// Counts and logs a refusal of the edge, and hands it on.
+fn refused(gateway: &Gateway, refusal: Response) -> Response {
+    let status = refusal.status().as_u16();
+    gateway.upstream.metrics().refusal(status);
+    tracing::info!(status, "request refused at the edge");
+    refusal
+}
+
 async fn execute(
     gateway: &Gateway,
     headers: &HeaderMap,
     request: GraphQLRequest,
     caller: Caller,
 ) -> Response {
+    let started = std::time::Instant::now();
     let scope = Arc::new(cache_scope(headers));
     let loaders = Arc::new(RequestLoaders::new(&caller.sources, gateway.loaders));
     // The caller's adapters replace the schema's for this request: request
@@ -212,14 +240,27 @@ async fn execute(
         .data(Arc::clone(&loaders))
         .data(registry)
         .data(caller.principal);
+    let operation_name = request.operation_name.clone();
+    // At debug level: disabled, and so free, unless traces are exported
+    // or RUST_LOG asks for them.
+    let span = tracing::debug_span!(
+        "graphql",
+        otel.name = "graphql",
+        otel.kind = "server",
+        graphql.operation.name = operation_name.as_deref(),
+    );
+    crate::telemetry::otel::begin_request(&span, headers, operation_name.as_deref());
     let schema = match known {
         Some(_) => &gateway.known_document_schema,
         None => &gateway.schema,
     };
-    let mut response = cache::with_scope(Arc::clone(&scope), schema.execute(request)).await;
+    let mut response = cache::with_scope(Arc::clone(&scope), schema.execute(request))
+        .instrument(span)
+        .await;
     if let Some(known) = known {
         known.finish(&gateway.types, &mut response);
     }
+    record_operation(gateway, operation_name.as_deref(), &response, started);
     if let Some(report) = scope.report() {
         let weighted_bytes = gateway.upstream.cache().weighted_size().await;
         response.extensions.insert(
@@ -234,6 +275,36 @@ async fn execute(
     // large query that is a millisecond the answer need not wait for.
     tokio::spawn(async move { drop((response, loaders)) });
     answer
+}
+
+/// Counts the operation, its outcome and duration, and its errors by code.
+fn record_operation(
+    gateway: &Gateway,
+    operation_name: Option<&str>,
+    response: &async_graphql::Response,
+    started: std::time::Instant,
+) {
+    use crate::telemetry::metrics::Outcome;
+
+    let metrics = gateway.upstream.metrics();
+    let outcome = match (response.errors.is_empty(), &response.data) {
+        (true, _) => Outcome::Success,
+        (false, async_graphql::Value::Null) => Outcome::Error,
+        (false, _) => Outcome::Partial,
+    };
+    metrics.graphql_operation(operation_name, outcome, started.elapsed());
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                async_graphql::Value::String(code) => Some(code.as_str()),
+                async_graphql::Value::Enum(code) => Some(code.as_str()),
+                _ => None,
+            });
+        metrics.graphql_error(code.unwrap_or("OTHER"));
+    }
 }
 
 /// The client's wishes for the cache: `Cache-Control: no-cache` (or

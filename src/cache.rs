@@ -52,6 +52,7 @@ use moka::future::Cache;
 use moka::notification::RemovalCause;
 use moka::Expiry;
 use ring::hmac;
+use tracing::Instrument;
 
 use crate::config::{CacheSettings, TtlTable};
 use crate::domain::SourceKind;
@@ -413,8 +414,10 @@ where
     F::Output: Send + 'static,
 {
     match SCOPE.try_with(Arc::clone) {
-        Ok(scope) => tokio::spawn(SCOPE.scope(scope, future)),
-        Err(_) => tokio::spawn(future),
+        // The task stays in the request's span, so that its upstream
+        // exchanges are traced as the request's children.
+        Ok(scope) => tokio::spawn(SCOPE.scope(scope, future.in_current_span())),
+        Err(_) => tokio::spawn(future.in_current_span()),
     }
 }
 

@@ -11,6 +11,7 @@ use crate::sandbox::credentials::{
     DjangoCrmCredentials, OpenToCloseCredentials, SparkCredentials, WinnerrCredentials,
 };
 use crate::sandbox::{Credentials, SandboxOptions, SandboxServer};
+use crate::telemetry::{self, LogFormat, TelemetrySettings};
 
 /// A GraphQL gateway over four real-estate and CRM contact APIs.
 #[derive(Debug, Parser)]
@@ -18,6 +19,10 @@ use crate::sandbox::{Credentials, SandboxOptions, SandboxServer};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// How log lines are written to stderr: `text` (colours only on a
+    /// terminal) or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,19 +154,55 @@ pub enum CliError {
     /// A principal's name that cannot be a TOML key.
     #[error("a principal's name may hold letters, digits, `-` and `_` only")]
     PrincipalName,
+    /// Logging or trace export could not be set up.
+    #[error(transparent)]
+    Telemetry(#[from] crate::telemetry::TelemetryError),
+}
+
+/// The start-up events: the address, and each source with its base URL
+/// (without any user information or query string it may hold).
+fn log_start(config: &crate::config::GatewayConfig, address: SocketAddr) {
+    tracing::info!(
+        %address,
+        sources = config.sources.len(),
+        otlp_endpoint = config.telemetry.otlp_endpoint.as_deref().map(telemetry::display_url),
+        "gateway listening"
+    );
+    for source in &config.sources {
+        tracing::info!(
+            source = source.kind.as_str(),
+            base_url = telemetry::display_url(&source.base_url),
+            timeout_ms = source.timeout.as_millis() as u64,
+            max_concurrent_requests = source.max_concurrent_requests,
+            "source configured"
+        );
+    }
 }
 
 /// Runs the parsed command until it finishes or a shutdown signal arrives.
+/// Logging is set up here: for `serve`, once the configuration (which may
+/// name a trace collector) has loaded.
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    let plain_logs = || telemetry::init(cli.log_format, &TelemetrySettings::default());
     match cli.command {
-        Command::Sandbox(args) => run_sandbox(args).await,
-        Command::Serve { config } => run_gateway(&config).await,
+        Command::Sandbox(args) => {
+            let _telemetry = plain_logs()?;
+            run_sandbox(args).await
+        }
+        Command::Serve { config: path } => {
+            let config = crate::config::GatewayConfig::load(&path)?;
+            let _telemetry = telemetry::init(cli.log_format, &config.telemetry)?;
+            run_gateway(&config).await
+        }
         Command::Check { config } => {
             let loaded = crate::config::GatewayConfig::load(&config)?;
             print!("{}", check_summary(&config, &loaded));
             Ok(())
         }
-        Command::Demo { port, seed } => run_demo(port, seed).await,
+        Command::Demo { port, seed } => {
+            let _telemetry = plain_logs()?;
+            run_demo(port, seed).await
+        }
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())
@@ -281,6 +322,15 @@ pub fn check_summary(path: &std::path::Path, config: &crate::config::GatewayConf
         }
     }
     write_auth_summary(&mut out, &config.auth);
+    let _ = match &config.telemetry.otlp_endpoint {
+        Some(endpoint) => writeln!(
+            out,
+            "telemetry: traces to {} as service {:?}",
+            telemetry::display_url(endpoint),
+            config.telemetry.service_name
+        ),
+        None => writeln!(out, "telemetry: no trace export"),
+    };
     out
 }
 
@@ -389,10 +439,10 @@ async fn run_sandbox(args: SandboxArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn run_gateway(path: &std::path::Path) -> Result<(), CliError> {
-    let config = crate::config::GatewayConfig::load(path)?;
-    let server = crate::app::GatewayServer::bind(&config).await?;
+async fn run_gateway(config: &crate::config::GatewayConfig) -> Result<(), CliError> {
+    let server = crate::app::GatewayServer::bind(config).await?;
     let shutdown = shutdown_signal();
+    log_start(config, server.local_addr()?);
     println!("GraphiQL: http://{}/graphql", server.local_addr()?);
     server.run_until(shutdown).await?;
     Ok(())
@@ -415,6 +465,7 @@ async fn run_demo(port: u16, seed: u64) -> Result<(), CliError> {
     config.auth = crate::demo::demo_auth(&key);
     let gateway = crate::app::GatewayServer::bind(&config).await?;
     let shutdown = shutdown_signal();
+    log_start(&config, gateway.local_addr()?);
     println!("sandbox: {sandbox_url}");
     println!("demo key: {}", key.expose());
     // The key travels in the URL's fragment, which browsers never send to

@@ -123,6 +123,8 @@ pub struct FileConfig {
     /// Who may call the gateway. Required: a file without it is refused,
     /// so that a gateway is never open by omission.
     pub auth: Option<AuthFile>,
+    #[serde(default)]
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// How the per-request dataloaders batch.
@@ -649,6 +651,7 @@ pub struct GatewayConfig {
     pub graphql: GraphqlSettings,
     /// Callers: keys, principals, and credentials forwarded from requests.
     pub auth: AuthConfig,
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 /// One configured source, ready to use.
@@ -822,6 +825,7 @@ impl GatewayConfig {
             operations: file.operations,
             graphql: file.graphql,
             auth,
+            telemetry: file.telemetry,
         })
     }
 }
@@ -1099,6 +1103,10 @@ mod tests {
         assert_eq!(config.csrf, CsrfSettings::default());
         assert_eq!(config.operations, OperationSettings::default());
         assert_eq!(config.graphql, GraphqlSettings::default());
+        assert_eq!(
+            config.telemetry,
+            crate::telemetry::TelemetrySettings::default()
+        );
         assert_eq!(
             config.cors,
             CorsSettings {

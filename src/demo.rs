@@ -51,6 +51,7 @@ pub fn gateway_config(
         // configuration call without keys. `contact-gateway demo` replaces
         // it with a key of its own.
         auth: AuthConfig::open(),
+        telemetry: Default::default(),
         sources: vec![
             source(
                 SourceKind::OpenToClose,

@@ -32,4 +32,5 @@ pub mod graphql;
 pub mod loaders;
 pub mod sandbox;
 pub mod sources;
+pub mod telemetry;
 pub mod upstream;

@@ -1,4 +1,5 @@
-//! The `contact-gateway` binary: logging, argument parsing, and a call into the library.
+//! The `contact-gateway` binary: argument parsing and a call into the library
+//! (which sets up logging once it knows the configuration).
 
 use std::process::ExitCode;
 
@@ -6,13 +7,6 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = contact_gateway::cli::Cli::parse();
     match contact_gateway::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,7 @@ use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::cache::{
     CacheKey, Change, Directive, Fetched, Fingerprint, Freshness, Resource, ResponseCache, Share,
@@ -29,6 +30,7 @@ use crate::cache::{
 };
 use crate::config::{CacheSettings, RetrySettings, Secret, SourceConfig};
 use crate::domain::SourceKind;
+use crate::telemetry::metrics::{status_class, Metrics, SourceGauges};
 
 /// A credential to attach to a request.
 #[derive(Debug, Clone)]
@@ -39,12 +41,46 @@ pub enum Credential {
     Query(&'static str, Secret),
 }
 
+/// A request path and the route template it was made from (`/contacts/{id}`
+/// for `/contacts/42`): metrics and logs name the template, which has no
+/// identifiers in it and a fixed, small number of values.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub template: &'static str,
+    pub path: String,
+}
+
+/// A path without parameters is its own template.
+impl From<&'static str> for Route {
+    fn from(path: &'static str) -> Self {
+        Route {
+            template: path,
+            path: path.to_string(),
+        }
+    }
+}
+
+/// A [`Route`] from a template whose `{name}`s are variables in scope:
+/// `route!("/contacts/{id}")` is the template and `format!` of it, so the
+/// two cannot disagree.
+macro_rules! route {
+    ($template:literal) => {
+        $crate::upstream::Route {
+            template: $template,
+            path: format!($template),
+        }
+    };
+}
+pub(crate) use route;
+
 /// A request an adapter wants sent.
 #[derive(Debug, Clone)]
 pub struct UpstreamRequest {
     pub method: Method,
     /// Path relative to the source's base URL, starting with `/`.
     pub path: String,
+    /// The path's template, for metrics and logs.
+    pub route: &'static str,
     pub query: Vec<(String, String)>,
     /// Headers that are not credentials.
     pub headers: Vec<(HeaderName, String)>,
@@ -56,10 +92,12 @@ pub struct UpstreamRequest {
 }
 
 impl UpstreamRequest {
-    pub fn new(method: Method, path: impl Into<String>) -> Self {
+    pub fn new(method: Method, route: impl Into<Route>) -> Self {
+        let route = route.into();
         Self {
             method,
-            path: path.into(),
+            path: route.path,
+            route: route.template,
             query: Vec::new(),
             headers: Vec::new(),
             credentials: Vec::new(),
@@ -179,6 +217,7 @@ struct Endpoint {
     retry_tokens: std::sync::Mutex<f64>,
     /// How many retries have been sent (for tests and metrics).
     retries: AtomicU64,
+    gauges: SourceGauges,
 }
 
 /// The retry budget's reserve: retries a quiet source may spend at once.
@@ -280,6 +319,7 @@ pub struct Upstream {
     http: reqwest::Client,
     endpoints: HashMap<SourceKind, Arc<Endpoint>>,
     cache: Arc<ResponseCache>,
+    metrics: Arc<Metrics>,
 }
 
 impl Upstream {
@@ -290,6 +330,7 @@ impl Upstream {
             .tcp_nodelay(true)
             .build()
             .unwrap_or_default();
+        let metrics = Arc::new(Metrics::new());
         let endpoints = sources
             .iter()
             .map(|source| {
@@ -304,6 +345,7 @@ impl Upstream {
                         retry: source.retry,
                         retry_tokens: std::sync::Mutex::new(RETRY_RESERVE),
                         retries: AtomicU64::new(0),
+                        gauges: metrics.source(source.kind),
                     }),
                 )
             })
@@ -312,7 +354,13 @@ impl Upstream {
             http,
             endpoints,
             cache: Arc::new(ResponseCache::new(cache)),
+            metrics,
         }
+    }
+
+    /// The gateway's metrics, which this layer feeds with every exchange.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The response cache.
@@ -541,6 +589,7 @@ impl Upstream {
             message,
         };
         let url = format!("{}{}", endpoint.base_url, request.path);
+        let (method, route) = (request.method.clone(), request.route);
         let is_write = !matches!(request.method, Method::GET | Method::HEAD);
         let write_mark = is_write.then(|| WriteMark {
             endpoint: Arc::clone(endpoint),
@@ -580,7 +629,33 @@ impl Upstream {
         // The exchange runs as its own task, so that a caller busy with the
         // answers already in (parsing them, say) never holds back the requests
         // waiting for a permit: each is sent the moment a permit frees.
-        let exchange = tokio::spawn(exchange(Arc::clone(endpoint), source, builder, write_mark));
+        // At debug level, as the request's span.
+        let span = tracing::debug_span!(
+            "upstream",
+            otel.name = route,
+            otel.kind = "client",
+            source = source.as_str(),
+            http.request.method = crate::telemetry::metrics::method_label(&method),
+            http.route = route,
+            http.response.status_code = tracing::field::Empty,
+        );
+        if let Some(headers) = crate::telemetry::otel::trace_headers(&span) {
+            builder = builder.headers(headers);
+        }
+        let exchange = tokio::spawn(
+            exchange(
+                Arc::clone(endpoint),
+                Arc::clone(&self.metrics),
+                Described {
+                    source,
+                    method,
+                    route,
+                },
+                builder,
+                write_mark,
+            )
+            .instrument(span),
+        );
         let mut exchange = Exchange(exchange);
         match (&mut exchange.0).await {
             Ok(result) => result,
@@ -593,14 +668,24 @@ impl Upstream {
     }
 }
 
+/// What metrics and logs say of an exchange: never its URL.
+struct Described {
+    source: SourceKind,
+    method: Method,
+    route: &'static str,
+}
+
 /// Waits for a permit, then sends the request and reads the whole answer
 /// within the source's timeout.
 async fn exchange(
     endpoint: Arc<Endpoint>,
-    source: SourceKind,
+    metrics: Arc<Metrics>,
+    described: Described,
     builder: reqwest::RequestBuilder,
     write_mark: Option<WriteMark>,
 ) -> Result<UpstreamResponse, UpstreamError> {
+    let source = described.source;
+    let waiting = endpoint.gauges.waiting();
     // A closed semaphore is impossible (it is never closed), but map it anyway.
     let permit = endpoint
         .permits
@@ -609,6 +694,9 @@ async fn exchange(
         .map_err(|_| UpstreamError::Connect {
             source_kind: source,
         })?;
+    drop(waiting);
+    let in_flight = endpoint.gauges.in_flight();
+    let started = std::time::Instant::now();
     endpoint.sent.fetch_add(1, Ordering::Relaxed);
     // Dropped when the exchange ends or is aborted, whatever its outcome.
     let _write_mark = write_mark;
@@ -653,6 +741,16 @@ async fn exchange(
             timeout_ms: timeout.as_millis(),
         }),
     };
+    let elapsed = started.elapsed();
+    metrics.upstream_exchange(
+        source,
+        &described.method,
+        described.route,
+        status_class(&result),
+        elapsed,
+    );
+    crate::telemetry::exchange_ended(source, &described.method, described.route, &result, elapsed);
+    drop(in_flight);
     // The request waiting for this permit runs next on this worker; the
     // caller, who will spend a while on the answer, is woken after it.
     drop(permit);
@@ -817,6 +915,7 @@ mod tests {
             retry,
             retry_tokens: std::sync::Mutex::new(RETRY_RESERVE),
             retries: AtomicU64::new(0),
+            gauges: Metrics::new().source(SourceKind::Winnerr),
         }
     }
 

@@ -83,6 +83,7 @@ use crate::domain::{
     Address, Contact, ContactFilter, ContactInput, ContactOrder, Direction, Email, OrderField,
     Phone, SourceKind,
 };
+use crate::upstream::{route, Route};
 use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::OpenToClose;
@@ -119,8 +120,8 @@ impl OpenToClose {
         }
     }
 
-    fn request(&self, method: Method, path: String) -> UpstreamRequest {
-        UpstreamRequest::new(method, path)
+    fn request(&self, method: Method, route: Route) -> UpstreamRequest {
+        UpstreamRequest::new(method, route)
             .credential(Credential::Query("api_token", self.api_token.clone()))
     }
 
@@ -134,7 +135,7 @@ impl OpenToClose {
             .upstream
             .read_record(
                 KIND,
-                self.request(Method::GET, format!("/contacts/{id}")),
+                self.request(Method::GET, route!("/contacts/{id}")),
                 Resource::Contact,
                 id,
                 Freshness::Contact,
@@ -167,7 +168,7 @@ impl OpenToClose {
         limit: usize,
     ) -> Result<std::sync::Arc<Vec<Contact>>, SourceError> {
         let mut request = self
-            .request(Method::GET, "/contacts".to_string())
+            .request(Method::GET, Route::from("/contacts"))
             .query("limit", limit)
             .query("offset", offset);
         for (key, value) in parameters {
@@ -370,7 +371,7 @@ impl Source for OpenToClose {
 
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
-            .request(Method::POST, "/contacts".to_string())
+            .request(Method::POST, Route::from("/contacts"))
             .json(write_body(input))
             .changes([Change::Lists(Resource::Contact)]);
         let response = self.upstream.send(KIND, request).await?;
@@ -382,7 +383,7 @@ impl Source for OpenToClose {
             return Err(not_found(id));
         }
         let request = self
-            .request(Method::PUT, format!("/contacts/{id}"))
+            .request(Method::PUT, route!("/contacts/{id}"))
             .json(write_body(input))
             .changes([Change::Record(Resource::Contact, id.to_string())]);
         let response = self.upstream.send(KIND, request).await?;
@@ -400,7 +401,7 @@ impl Source for OpenToClose {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, format!("/contacts/{id}"))
+                self.request(Method::DELETE, route!("/contacts/{id}"))
                     .changes([Change::Record(Resource::Contact, id.to_string())]),
             )
             .await?;

@@ -332,11 +332,23 @@ pub struct ProcessGateway {
     pub sandbox: TestSandbox,
     child: tokio::process::Child,
     directory: std::path::PathBuf,
+    logs: tokio::sync::mpsc::UnboundedReceiver<String>,
 }
 
 /// Starts `contact-gateway serve` with every source of a fresh sandbox
 /// configured, and `extra_toml` appended to its configuration file.
 pub async fn spawn_gateway_process(extra_toml: &str) -> ProcessGateway {
+    spawn_gateway_process_with(extra_toml, &[], &[]).await
+}
+
+/// Like [`spawn_gateway_process`], with more arguments after `serve` and
+/// more environment variables; the process's stderr lines are kept, to be
+/// read with [`ProcessGateway::next_log_line`].
+pub async fn spawn_gateway_process_with(
+    extra_toml: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> ProcessGateway {
     use tokio::io::AsyncBufReadExt;
     let sandbox = spawn_sandbox().await;
     let directory = std::env::temp_dir().join(format!(
@@ -369,10 +381,22 @@ pub async fn spawn_gateway_process(extra_toml: &str) -> ProcessGateway {
         )
         .env("T_WIN", sandbox.credential("winnerr", "token"))
         .env("T_SPARK", sandbox.credential("spark", "token"))
+        .args(args)
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("start contact-gateway serve");
+    let (log_lines, logs) = tokio::sync::mpsc::unbounded_channel();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().expect("stderr")).lines();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            if log_lines.send(line).is_err() {
+                return;
+            }
+        }
+    });
     let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
     let graphql_url = tokio::time::timeout(std::time::Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.expect("stdout line") {
@@ -389,10 +413,20 @@ pub async fn spawn_gateway_process(extra_toml: &str) -> ProcessGateway {
         sandbox,
         child,
         directory,
+        logs,
     }
 }
 
 impl ProcessGateway {
+    /// The next line the process wrote to stderr; panics when none comes
+    /// within ten seconds.
+    pub async fn next_log_line(&mut self) -> String {
+        tokio::time::timeout(std::time::Duration::from_secs(10), self.logs.recv())
+            .await
+            .expect("a log line within ten seconds")
+            .expect("the process's stderr is open")
+    }
+
     /// The gateway process's peak resident set size so far, in bytes
     /// (`VmHWM` in `/proc/PID/status`).
     pub fn peak_rss_bytes(&self) -> u64 {

@@ -1,6 +1,7 @@
 //! The integration-test binary: every test drives real servers over real HTTP
 //! on ephemeral loopback ports.
 
+mod browser_graphiql;
 mod config_check;
 mod gateway_activities;
 mod gateway_auth;
@@ -29,4 +30,7 @@ mod sandbox_opentoclose;
 mod sandbox_spark;
 mod sandbox_winnerr;
 mod schema;
+mod telemetry_metrics;
+mod telemetry_traces;
 mod tidy;
+mod typescript_client;

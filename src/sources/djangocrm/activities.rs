@@ -33,6 +33,7 @@ use crate::cache::{Change, Resource};
 use crate::domain::activity::ActivityInput;
 use crate::domain::{Activity, ActivityKind, Contact};
 use crate::sources::{parse_json, SourceError};
+use crate::upstream::route;
 use crate::upstream::UpstreamResponse;
 
 impl DjangoCrm {
@@ -48,7 +49,7 @@ impl DjangoCrm {
         };
         let comment = input.description.trim().to_string();
         let request = self
-            .request(Method::POST, format!("/contacts/{contact_id}/"))
+            .request(Method::POST, route!("/contacts/{contact_id}/"))
             .json(json!({ "comment": comment }))
             .changes([Change::Record(Resource::Activities, contact_id.clone())]);
         let response = self.upstream.send(KIND, request).await?;
@@ -93,7 +94,7 @@ impl DjangoCrm {
             return Err(not_found("comment", comment_id));
         };
         let request = self
-            .request(Method::PUT, format!("/contacts/comment/{comment_id}/"))
+            .request(Method::PUT, route!("/contacts/comment/{comment_id}/"))
             .json(json!({ "comment": comment.trim() }))
             // The upstream names the comment alone; the contact the caller
             // names may be wrong, so every kept list of activities is stale.
@@ -124,7 +125,7 @@ impl DjangoCrm {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, format!("/contacts/{what}/{id}/"))
+                self.request(Method::DELETE, route!("/contacts/{what}/{id}/"))
                     .changes([Change::Every(Resource::Activities)]),
             )
             .await?;

@@ -48,6 +48,7 @@ use super::{
 use crate::cache::{Change, Freshness, Resource, Tag};
 use crate::config::Secret;
 use crate::domain::{Contact, ContactInput, SourceKind};
+use crate::upstream::{route, Route};
 use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::DjangoCrm;
@@ -79,8 +80,8 @@ impl DjangoCrm {
         }
     }
 
-    fn request(&self, method: Method, path: String) -> UpstreamRequest {
-        let mut request = UpstreamRequest::new(method, path);
+    fn request(&self, method: Method, route: Route) -> UpstreamRequest {
+        let mut request = UpstreamRequest::new(method, route);
         for credential in credentials(&self.authorization, &self.organization_id) {
             request = request.credential(credential);
         }
@@ -97,7 +98,7 @@ impl DjangoCrm {
             .upstream
             .read_record(
                 KIND,
-                self.request(Method::GET, format!("/contacts/{id}/")),
+                self.request(Method::GET, route!("/contacts/{id}/")),
                 Resource::Contact,
                 &id,
                 Freshness::Contact,
@@ -130,7 +131,7 @@ impl DjangoCrm {
         limit: usize,
     ) -> Result<(Option<u64>, Vec<Contact>), SourceError> {
         let mut request = self
-            .request(Method::GET, "/contacts/".into())
+            .request(Method::GET, Route::from("/contacts/"))
             .query("limit", limit)
             .query("offset", offset);
         for (name, value) in parameters {
@@ -344,7 +345,7 @@ impl Source for DjangoCrm {
 
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
-            .request(Method::POST, "/contacts/".into())
+            .request(Method::POST, Route::from("/contacts/"))
             .json(write_body(input))
             .changes([Change::Lists(Resource::Contact)]);
         let response = self.upstream.send(KIND, request).await?;
@@ -359,7 +360,7 @@ impl Source for DjangoCrm {
             return Err(not_found(id));
         };
         let request = self
-            .request(Method::PUT, format!("/contacts/{id}/"))
+            .request(Method::PUT, route!("/contacts/{id}/"))
             .json(write_body(input))
             .changes([Change::Record(Resource::Contact, id.clone())]);
         let response = self.upstream.send(KIND, request).await?;
@@ -378,7 +379,7 @@ impl Source for DjangoCrm {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, format!("/contacts/{id}/"))
+                self.request(Method::DELETE, route!("/contacts/{id}/"))
                     .changes([Change::Record(Resource::Contact, id.clone())]),
             )
             .await?;

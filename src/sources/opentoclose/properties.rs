@@ -45,6 +45,7 @@ use super::{
 use crate::cache::{Change, Freshness, Resource, Share, Tag};
 use crate::domain::{Property, PropertyContact, PropertyContactInput};
 use crate::sources::{parse_json, SourceError};
+use crate::upstream::{route, Route};
 use crate::upstream::{Parsed, UpstreamRequest, UpstreamResponse};
 
 /// The longest note the upstream stores on a link, in characters.
@@ -74,7 +75,7 @@ impl OpenToClose {
             let limit = (count - properties.len()).min(MAX_PAGE_SIZE);
             let page_offset = offset + properties.len() as u64;
             let mut request = self
-                .request(Method::GET, "/properties".to_string())
+                .request(Method::GET, Route::from("/properties"))
                 .query("limit", limit)
                 .query("offset", page_offset);
             if let Some(status) = status {
@@ -137,7 +138,7 @@ impl OpenToClose {
             .upstream
             .read_record(
                 KIND,
-                self.request(Method::GET, format!("/properties/{id}")),
+                self.request(Method::GET, route!("/properties/{id}")),
                 Resource::Property,
                 id,
                 Freshness::Property,
@@ -172,7 +173,7 @@ impl OpenToClose {
         let mut links = Vec::new();
         for _ in 0..MAX_FULL_READ_PAGES {
             let mut request = self
-                .request(Method::GET, format!("/properties/{property_id}/contacts"))
+                .request(Method::GET, route!("/properties/{property_id}/contacts"))
                 .query("limit", MAX_PAGE_SIZE)
                 .query("offset", links.len());
             if let Some(role) = role {
@@ -218,7 +219,7 @@ impl OpenToClose {
             map.insert("contact_id".into(), id);
         }
         let request = self
-            .request(Method::POST, format!("/properties/{property_id}/contacts"))
+            .request(Method::POST, route!("/properties/{property_id}/contacts"))
             .json(body)
             .changes([Change::Record(
                 Resource::PropertyLinks,
@@ -245,7 +246,7 @@ impl OpenToClose {
         let request = self
             .request(
                 Method::PUT,
-                format!("/properties/{property_id}/contacts/{contact_id}"),
+                route!("/properties/{property_id}/contacts/{contact_id}"),
             )
             .json(link_body(input))
             .changes([Change::Record(
@@ -272,7 +273,7 @@ impl OpenToClose {
         let request = self
             .request(
                 Method::DELETE,
-                format!("/properties/{property_id}/contacts/{contact_id}"),
+                route!("/properties/{property_id}/contacts/{contact_id}"),
             )
             .changes([Change::Record(
                 Resource::PropertyLinks,

@@ -65,6 +65,7 @@ use super::{ListEntry, ListPage, ListQuery, SharedUpstream, Source, SourceError}
 use crate::cache::{Change, Fingerprint, Freshness, Resource, Share, Tag};
 use crate::config::Secret;
 use crate::domain::{Contact, ContactInput, Direction, SourceKind};
+use crate::upstream::{route, Route};
 use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::Spark;
@@ -104,8 +105,8 @@ impl Spark {
         }
     }
 
-    fn request(&self, method: Method, path: String) -> UpstreamRequest {
-        UpstreamRequest::new(method, path)
+    fn request(&self, method: Method, route: Route) -> UpstreamRequest {
+        UpstreamRequest::new(method, route)
             .credential(Credential::Header(
                 AUTHORIZATION,
                 self.authorization.clone(),
@@ -150,17 +151,21 @@ impl Spark {
     }
 
     fn one_request(&self, id: &str) -> UpstreamRequest {
-        self.request(Method::GET, format!("/contacts/{id}"))
+        self.request(Method::GET, route!("/contacts/{id}"))
             .query("_expand", "Notes")
     }
 
     /// The contacts among `ids` (at most [`PAGE_SIZE`]) that one list holds.
     /// The answer depends on each id asked for (a contact transferred later
     /// moves between the lists), and each contact in it is kept on its own.
-    async fn fetch_batch(&self, path: &str, ids: &[String]) -> Result<Vec<Contact>, SourceError> {
+    async fn fetch_batch(
+        &self,
+        path: &'static str,
+        ids: &[String],
+    ) -> Result<Vec<Contact>, SourceError> {
         let values: Vec<String> = ids.iter().map(|id| format!("'{id}'")).collect();
         let request = self
-            .request(Method::GET, path.to_string())
+            .request(Method::GET, Route::from(path))
             .query("_filter", format!("Id Eq {}", values.join(",")))
             .query("_limit", PAGE_SIZE)
             .query("_expand", "Notes");
@@ -186,7 +191,7 @@ impl Spark {
     /// Looks `ids` up in one list, 25 at a time, all chunks at once.
     async fn fetch_batches(
         &self,
-        path: &str,
+        path: &'static str,
         ids: &[String],
     ) -> Result<HashMap<String, Contact>, SourceError> {
         let chunks = ids
@@ -209,7 +214,7 @@ impl Spark {
         page: usize,
     ) -> Result<(Vec<Contact>, Option<u64>), SourceError> {
         let mut request = self
-            .request(Method::GET, "/contacts".to_string())
+            .request(Method::GET, Route::from("/contacts"))
             .query("_limit", PAGE_SIZE)
             .query("_page", page)
             .query("_pagination", 1)
@@ -530,7 +535,7 @@ impl Source for Spark {
 
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
-            .request(Method::POST, "/contacts".to_string())
+            .request(Method::POST, Route::from("/contacts"))
             .json(writes::create_body(input))
             .changes([Change::Lists(Resource::Contact)]);
         let response = self.send(request).await?;
@@ -561,7 +566,7 @@ impl Source for Spark {
             return Err(not_found());
         }
         let request = self
-            .request(Method::PUT, format!("/contacts/{id}"))
+            .request(Method::PUT, route!("/contacts/{id}"))
             .json(writes::update_body(input))
             .changes([Change::Record(Resource::Contact, id.to_string())]);
         let response = self.send(request).await?;
@@ -578,7 +583,7 @@ impl Source for Spark {
         }
         let response = self
             .send(
-                self.request(Method::DELETE, format!("/contacts/{id}"))
+                self.request(Method::DELETE, route!("/contacts/{id}"))
                     .changes([Change::Record(Resource::Contact, id.to_string())]),
             )
             .await?;

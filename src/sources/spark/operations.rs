@@ -28,6 +28,7 @@ use crate::cache::{Change, Freshness, Resource, Tag};
 use crate::domain::{Contact, ContactInput};
 use crate::sources::{Source, SourceError};
 use crate::upstream::Parsed;
+use crate::upstream::{route, Route};
 
 /// The most characters of `MobilePhoneCountryCode`.
 pub const COUNTRY_CODE_LIMIT: usize = 2;
@@ -93,7 +94,7 @@ impl Spark {
             return Err(not_found(id));
         }
         let request = self
-            .request(Method::PUT, format!("/contacts/{id}"))
+            .request(Method::PUT, route!("/contacts/{id}"))
             .json(json!({ "D": { "OwnerId": owner_id.trim() } }))
             .changes([Change::Record(Resource::Contact, id.to_string())]);
         let response = self.send(request).await?;
@@ -104,7 +105,7 @@ impl Spark {
     /// `GET /my/contact`: the contact of the user the gateway's key belongs to.
     pub async fn my_contact(&self) -> Result<Contact, SourceError> {
         let request = self
-            .request(Method::GET, "/my/contact".to_string())
+            .request(Method::GET, Route::from("/my/contact"))
             .query("_expand", "Notes");
         let contact = self
             .upstream
@@ -142,7 +143,7 @@ impl Spark {
         changes: &MyContactChanges,
     ) -> Result<Contact, SourceError> {
         let request = self
-            .request(Method::PUT, "/my/contact".to_string())
+            .request(Method::PUT, Route::from("/my/contact"))
             .json(json!({ "D": changes.body() }))
             // The user's own contact is also one of the contacts, whose id
             // the write does not name.

@@ -29,11 +29,12 @@ use reqwest::Method;
 use serde_json::{Map, Value};
 
 use super::wire::{error_from, map_contact, parse_json_body, parse_list, unusable, unwrap_record};
-use super::{contact_path, is_contact_id, Winnerr, KIND};
+use super::{is_contact_id, Winnerr, KIND};
 use crate::cache::{CacheKey, Change, Directive, Fetched, Freshness, Resource, Tag};
 use crate::domain::activity::ActivityInput;
 use crate::domain::{Activity, ActivityKind, Contact};
 use crate::sources::SourceError;
+use crate::upstream::route;
 
 /// Stops following activity pages that never end.
 const MAX_ACTIVITY_PAGES: usize = 1_000;
@@ -78,12 +79,12 @@ impl Winnerr {
         &self,
         contact_id: &str,
     ) -> Result<(Vec<Activity>, usize), SourceError> {
-        let path = format!("{}/activities", contact_path(contact_id));
         let mut activities = Vec::new();
         let mut bytes = 0;
         let mut cursor: Option<String> = None;
         for _ in 0..MAX_ACTIVITY_PAGES {
-            let mut request = self.request(Method::GET, path.clone());
+            let mut request =
+                self.request(Method::GET, route!("/contacts/{contact_id}/activities"));
             if let Some(cursor) = &cursor {
                 request = request.query("cursor", cursor);
             }
@@ -124,10 +125,7 @@ impl Winnerr {
             return Err(contact_not_found(contact_id));
         }
         let request = self
-            .request(
-                Method::POST,
-                format!("{}/activities", contact_path(contact_id)),
-            )
+            .request(Method::POST, route!("/contacts/{contact_id}/activities"))
             .json(body)
             .changes([Change::Record(Resource::Activities, contact_id.to_string())]);
         let response = self.upstream.send(KIND, request).await?;

@@ -35,6 +35,7 @@ use super::{ListPage, ListQuery, SharedUpstream, Source, SourceError};
 use crate::cache::{Change, Fingerprint, Freshness, Resource, Share, Tag};
 use crate::config::Secret;
 use crate::domain::{Activity, Contact, ContactInput, SourceKind};
+use crate::upstream::{route, Route};
 use crate::upstream::{Credential, Parsed, UpstreamRequest, UpstreamResponse};
 
 const KIND: SourceKind = SourceKind::Winnerr;
@@ -60,8 +61,8 @@ impl Winnerr {
         }
     }
 
-    fn request(&self, method: Method, path: String) -> UpstreamRequest {
-        UpstreamRequest::new(method, path).credential(Credential::Header(
+    fn request(&self, method: Method, route: Route) -> UpstreamRequest {
+        UpstreamRequest::new(method, route).credential(Credential::Header(
             AUTHORIZATION,
             self.authorization.clone(),
         ))
@@ -76,7 +77,7 @@ impl Winnerr {
         limit: usize,
     ) -> Result<std::sync::Arc<listing::FetchedPage>, SourceError> {
         let mut request = self
-            .request(Method::GET, "/contacts".into())
+            .request(Method::GET, Route::from("/contacts"))
             .query("limit", limit)
             .query("sort", plan.sort);
         if let Some(cursor) = cursor {
@@ -142,7 +143,7 @@ impl Winnerr {
                 return Ok(Some(contact));
             }
         }
-        let mut request = self.request(Method::GET, contact_path(id));
+        let mut request = self.request(Method::GET, contact_route(id));
         if activities {
             request = request.query("include", "activities");
         }
@@ -175,7 +176,7 @@ impl Winnerr {
     async fn current_contact(&self, id: &str) -> Result<Option<Contact>, SourceError> {
         let response = self
             .upstream
-            .send(KIND, self.request(Method::GET, contact_path(id)))
+            .send(KIND, self.request(Method::GET, contact_route(id)))
             .await?;
         match response.status {
             200 => map_listed_contact(unwrap_record(parse_json_body(&response)?)?).map(Some),
@@ -234,8 +235,8 @@ pub fn is_contact_id(id: &str) -> bool {
 }
 
 /// The path of one contact; the id has been checked to need no escaping.
-fn contact_path(id: &str) -> String {
-    format!("/contacts/{id}")
+fn contact_route(id: &str) -> Route {
+    route!("/contacts/{id}")
 }
 
 fn not_found(id: &str) -> SourceError {
@@ -284,7 +285,7 @@ impl Source for Winnerr {
 
     async fn create_contact(&self, input: &ContactInput) -> Result<Contact, SourceError> {
         let request = self
-            .request(Method::POST, "/contacts".into())
+            .request(Method::POST, Route::from("/contacts"))
             .json(create_body(input))
             .changes([Change::Lists(Resource::Contact)]);
         self.write(request).await
@@ -307,7 +308,7 @@ impl Source for Winnerr {
             None
         };
         let request = self
-            .request(Method::PUT, contact_path(id))
+            .request(Method::PUT, contact_route(id))
             .json(update_body(input, current_address.as_ref()))
             .changes([Change::Record(Resource::Contact, id.to_string())]);
         self.write(request).await
@@ -321,7 +322,7 @@ impl Source for Winnerr {
             .upstream
             .send(
                 KIND,
-                self.request(Method::DELETE, contact_path(id))
+                self.request(Method::DELETE, contact_route(id))
                     .changes([Change::Record(Resource::Contact, id.to_string())]),
             )
             .await?;
@@ -367,7 +368,7 @@ mod tests {
             &crate::config::CacheSettings::default(),
         ));
         let adapter = Winnerr::new(upstream, Secret::new("jwt-value"));
-        let request = adapter.request(Method::GET, "/contacts".into());
+        let request = adapter.request(Method::GET, Route::from("/contacts"));
         assert!(!format!("{request:?}").contains("jwt-value"));
         match &request.credentials[..] {
             [Credential::Header(name, value)] => {

@@ -16,11 +16,12 @@ use serde_json::{json, Value};
 
 use super::wire::{error_from, parse_json_body, unusable, unwrap_record};
 use super::writes::{has_address, update_body};
-use super::{contact_path, is_contact_id, not_found, Winnerr, KIND};
+use super::{is_contact_id, not_found, Winnerr, KIND};
 use crate::cache::{Change, Resource};
 use crate::domain::{Contact, ContactInput};
 use crate::sources::SourceError;
 use crate::upstream::UpstreamResponse;
+use crate::upstream::{route, Route};
 
 /// The most contact ids one `PATCH /contacts/bulk` may name (the emulator's
 /// documented limit, the same as the list's largest page).
@@ -38,7 +39,7 @@ impl Winnerr {
         }
         let tags: Vec<&str> = tags.iter().map(|tag| tag.trim()).collect();
         let request = self
-            .request(Method::POST, format!("{}/tags", contact_path(id)))
+            .request(Method::POST, route!("/contacts/{id}/tags"))
             .json(json!({ "tags": tags }))
             .changes([Change::Record(Resource::Contact, id.to_string())]);
         self.write(request).await
@@ -95,7 +96,7 @@ impl Winnerr {
         input: &ContactInput,
     ) -> Result<Vec<Value>, SourceError> {
         let request = self
-            .request(Method::PATCH, "/contacts/bulk".into())
+            .request(Method::PATCH, Route::from("/contacts/bulk"))
             .json(json!({ "contactIds": ids, "updates": update_body(input, None) }))
             .changes(
                 ids.iter()
