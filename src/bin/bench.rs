@@ -149,8 +149,14 @@ impl RunningSandbox {
             ..SandboxOptions::default()
         };
         let credentials = options.credentials.clone();
-        let server =
-            SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
+        // A deep accept queue: a peer gateway without a per-upstream limit
+        // opens hundreds of connections at once on W1 (16 queries of 50 link
+        // reads), and with tokio's default backlog of 1,024 the overflow is
+        // dropped and retried by the kernel a second later, which would be
+        // measured as the gateway's latency.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        let server = SandboxServer::from_listener(socket.listen(65_535)?, options);
         let url = format!("http://{}", server.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.run_until(async move {
