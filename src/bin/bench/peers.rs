@@ -262,35 +262,37 @@ pub async fn peers(args: &PeersArgs, seconds: u64) -> anyhow::Result<()> {
         None
     };
     let mut results: Vec<(usize, Peer, Vec<Run>)> = Vec::new();
+    let mut refused: Vec<(usize, Peer, String)> = Vec::new();
     let started = Instant::now();
     for (index, workload) in selected.iter().enumerate() {
         eprintln!("workload {}: {}", workload.id, workload.title);
         let mut processes = Vec::new();
         for &peer in &workload.peers {
-            let process = start_peer(peer, &peers_dir, &sandbox, supergraph.as_deref(), &client)
-                .await
-                .with_context(|| format!("starting {}", peer.label()))?;
-            let bodies = bodies(workload.kind, peer.dialect(), &process.graphql_url, &client)
-                .await
-                .with_context(|| format!("{}: building the requests", peer.label()))?;
-            check(
-                workload.kind,
-                peer.dialect(),
-                &process.graphql_url,
-                &bodies,
+            let prepared = prepare(
+                peer,
+                workload,
+                &peers_dir,
                 &sandbox,
+                supergraph.as_deref(),
                 &client,
             )
-            .await
-            .with_context(|| {
-                format!("{}: checking the answers of {}", peer.label(), workload.id)
-            })?;
-            eprintln!(
-                "  {}: {} distinct requests, every answer checked",
-                peer.label(),
-                bodies.len()
-            );
-            processes.push((peer, process, Arc::new(bodies), Vec::new()));
+            .await;
+            match prepared {
+                Ok((process, bodies)) => {
+                    eprintln!(
+                        "  {}: {} distinct requests, every answer checked",
+                        peer.label(),
+                        bodies.len()
+                    );
+                    processes.push((peer, process, Arc::new(bodies), Vec::new()));
+                }
+                // A gateway that cannot start or answers wrongly is not
+                // measured; the table says why.
+                Err(error) => {
+                    eprintln!("  {}: not measured: {error:#}", peer.label());
+                    refused.push((index, peer, format!("{error:#}")));
+                }
+            }
         }
         for round in 0..args.rounds {
             let count = processes.len();
@@ -326,13 +328,41 @@ pub async fn peers(args: &PeersArgs, seconds: u64) -> anyhow::Result<()> {
     }
     reset_sandbox(&sandbox, 0, &client).await?;
     sandbox.stop().await?;
-    let table = table(&selected, &results);
+    let table = table(&selected, &results, &refused);
     println!("{table}");
     eprintln!("finished in {:.0} s", started.elapsed().as_secs_f64());
     if let Some(output) = &args.output {
         std::fs::write(output, &table)?;
     }
     Ok(())
+}
+
+/// Starts a gateway, builds its requests and checks every answer.
+async fn prepare(
+    peer: Peer,
+    workload: &Workload,
+    peers_dir: &Path,
+    sandbox: &RunningSandbox,
+    supergraph: Option<&Path>,
+    client: &reqwest::Client,
+) -> anyhow::Result<(GatewayProcess, Vec<Bytes>)> {
+    let process = start_peer(peer, peers_dir, sandbox, supergraph, client)
+        .await
+        .context("starting")?;
+    let bodies = bodies(workload.kind, peer.dialect(), &process.graphql_url, client)
+        .await
+        .context("building the requests")?;
+    check(
+        workload.kind,
+        peer.dialect(),
+        &process.graphql_url,
+        &bodies,
+        sandbox,
+        client,
+    )
+    .await
+    .context("answers differ from the sandbox's records")?;
+    Ok((process, bodies))
 }
 
 /// Counters back to zero, and the workload's latency on every source.
@@ -1041,7 +1071,11 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 /// The medians of each gateway's runs, one markdown row each.
-fn table(workloads: &[Workload], results: &[(usize, Peer, Vec<Run>)]) -> String {
+fn table(
+    workloads: &[Workload],
+    results: &[(usize, Peer, Vec<Run>)],
+    refused: &[(usize, Peer, String)],
+) -> String {
     let medians = |runs: &[Run], metric: fn(&Run) -> f64| median(runs.iter().map(metric).collect());
     let mut out = String::from(
         "| workload | gateway | req/s | p50 ms | p99 ms | upstream req/query | CPU ms/query | peak RSS MB | ours / peer req/s | ours / peer CPU/query |\n\
@@ -1084,6 +1118,16 @@ fn table(workloads: &[Workload], results: &[(usize, Peer, Vec<Run>)]) -> String 
                 rss as f64 / 1024.0,
                 rps_ratio,
                 cpu_ratio,
+            ));
+        }
+        for (_, peer, why) in refused.iter().filter(|(w, _, _)| *w == index) {
+            // The first line of the error chain is enough for a table cell.
+            let why = why.lines().next().unwrap_or("").replace('|', "/");
+            out.push_str(&format!(
+                "| {} ({} ms) | {} | not measured: {why} | | | | | | | |\n",
+                workload.title,
+                workload.latency_ms,
+                peer.label(),
             ));
         }
     }
