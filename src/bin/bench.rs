@@ -17,6 +17,14 @@
 //!   `--flood-concurrency` clients send the hostile requests of the hostile
 //!   input tests (deep, aliased, fanned-out, oversized, batched) as fast as
 //!   they are refused; every one of them must be refused.
+//! - `peers`: the same sandbox and load generator in front of our gateway,
+//!   Tailcall and Hive Gateway in turn, in one markdown table (see the
+//!   `peers` module and `bench/peers/run.sh`).
+
+// A directory beside this file rather than `src/bin/peers.rs`, which Cargo
+// would build as a binary of its own.
+#[path = "bench/peers.rs"]
+mod peers;
 
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -85,6 +93,9 @@ enum Workload {
     /// cache's byte budget has been stored; reports the cache's weighted
     /// size and the gateway's peak RSS.
     CacheMemory,
+    /// Side by side with Tailcall and Hive Gateway over the same sandbox:
+    /// one markdown table (install the peers with `bench/peers/run.sh`).
+    Peers(peers::PeersArgs),
 }
 
 const GATEWAY_CONTACTS: &str = "{ contacts(first: 50, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount edges { node { id displayName emails { address } phones { number } } } } }";
@@ -106,6 +117,7 @@ fn main() -> anyhow::Result<()> {
             Workload::W1Direct => w1_direct(&cli).await,
             Workload::CacheMemory => cache_memory(&cli).await,
             Workload::Flood => flood(&cli).await,
+            Workload::Peers(ref args) => peers::peers(args, cli.seconds).await,
             Workload::ContactById => {
                 let id = contact_gateway::domain::GlobalId::new(
                     contact_gateway::domain::NodeType::Contact,
@@ -137,8 +149,14 @@ impl RunningSandbox {
             ..SandboxOptions::default()
         };
         let credentials = options.credentials.clone();
-        let server =
-            SandboxServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), options).await?;
+        // A deep accept queue: a peer gateway without a per-upstream limit
+        // opens hundreds of connections at once on W1 (16 queries of 50 link
+        // reads), and with tokio's default backlog of 1,024 the overflow is
+        // dropped and retried by the kernel a second later, which would be
+        // measured as the gateway's latency.
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+        let server = SandboxServer::from_listener(socket.listen(65_535)?, options);
         let url = format!("http://{}", server.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let serving = tokio::spawn(server.run_until(async move {
@@ -205,15 +223,51 @@ impl Drop for GatewayProcess {
 /// A directory removed when dropped.
 struct TempDir(PathBuf);
 
+impl TempDir {
+    /// A new directory under the system's temporary directory, named after
+    /// `what`, this process and a counter, so that several can coexist.
+    fn new(what: &str) -> anyhow::Result<Self> {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!(
+            "contact-gateway-bench-{what}-{}-{n}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
+/// What decides how `contact-gateway serve` is configured for a run.
+struct GatewaySettings {
+    loaders: bool,
+    batch_delay_us: u64,
+    max_concurrent_requests: usize,
+    cache: bool,
+    cache_max_bytes: u64,
+}
+
+impl GatewaySettings {
+    fn from_cli(cli: &BenchCli) -> Self {
+        Self {
+            loaders: !cli.no_loaders,
+            batch_delay_us: cli.batch_delay_us,
+            max_concurrent_requests: cli.max_concurrent_requests,
+            cache: !cli.no_cache,
+            cache_max_bytes: cli.cache_max_bytes,
+        }
+    }
+}
+
 /// Starts `contact-gateway serve` (next to this binary) in front of the sandbox.
 fn start_gateway(
-    cli: &BenchCli,
+    settings: &GatewaySettings,
     sandbox_url: &str,
     credentials: &Credentials,
 ) -> anyhow::Result<GatewayProcess> {
@@ -226,11 +280,9 @@ fn start_gateway(
         "{} is missing: build it first with `cargo build --release`",
         binary.display()
     );
-    let dir = std::env::temp_dir().join(format!("contact-gateway-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let dir = TempDir(dir);
+    let dir = TempDir::new("contact-gateway")?;
     let config_path = dir.0.join("gateway.toml");
-    let concurrency = cli.max_concurrent_requests;
+    let concurrency = settings.max_concurrent_requests;
     let config = format!(
         r#"listen = "127.0.0.1:0"
 
@@ -267,10 +319,10 @@ token_env = "BENCH_SPARK_TOKEN"
 user_agent = "{user_agent}"
 max_concurrent_requests = {concurrency}
 "#,
-        enabled = !cli.no_loaders,
-        delay = cli.batch_delay_us,
-        cache = !cli.no_cache,
-        cache_max_bytes = cli.cache_max_bytes,
+        enabled = settings.loaders,
+        delay = settings.batch_delay_us,
+        cache = settings.cache,
+        cache_max_bytes = settings.cache_max_bytes,
         user_agent = credentials.spark.user_agent,
     );
     std::fs::write(&config_path, config)?;
@@ -368,7 +420,11 @@ async fn gateway_workload(cli: &BenchCli, name: &str, query: String) -> anyhow::
     let latency_ms = cli.latency_ms.unwrap_or(5);
     let sandbox = RunningSandbox::start(latency_ms).await?;
     let sandbox_url = sandbox.url.clone();
-    let gateway = start_gateway(cli, &sandbox_url, &sandbox.credentials)?;
+    let gateway = start_gateway(
+        &GatewaySettings::from_cli(cli),
+        &sandbox_url,
+        &sandbox.credentials,
+    )?;
     let body = serde_json::json!({ "query": query });
     // One query first, to fail loudly on an error rather than measure errors.
     let client = reqwest::Client::new();
@@ -570,7 +626,11 @@ async fn send_hostile(client: &reqwest::Client, url: &str, request: &HostileRequ
 async fn flood(cli: &BenchCli) -> anyhow::Result<()> {
     let latency_ms = cli.latency_ms.unwrap_or(5);
     let sandbox = RunningSandbox::start(latency_ms).await?;
-    let gateway = start_gateway(cli, &sandbox.url, &sandbox.credentials)?;
+    let gateway = start_gateway(
+        &GatewaySettings::from_cli(cli),
+        &sandbox.url,
+        &sandbox.credentials,
+    )?;
     let client = reqwest::Client::new();
     let body = serde_json::json!({ "query": GATEWAY_CONTACTS });
     let normal = {
@@ -680,7 +740,11 @@ async fn cache_memory(cli: &BenchCli) -> anyhow::Result<()> {
     );
     let latency_ms = cli.latency_ms.unwrap_or(0);
     let sandbox = RunningSandbox::start(latency_ms).await?;
-    let gateway = start_gateway(cli, &sandbox.url, &sandbox.credentials)?;
+    let gateway = start_gateway(
+        &GatewaySettings::from_cli(cli),
+        &sandbox.url,
+        &sandbox.credentials,
+    )?;
     let pid = gateway.child.id().to_string();
     let client = reqwest::Client::new();
     let target = cli.cache_max_bytes.saturating_mul(10);
@@ -813,18 +877,27 @@ where
     F: Fn(reqwest::Client) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<bool, reqwest::Error>> + Send,
 {
+    load_with(cli.concurrency, cli.seconds, request).await
+}
+
+/// [`load`] with the concurrency and the measured seconds given.
+async fn load_with<F, Fut>(concurrency: usize, seconds: u64, request: F) -> Report
+where
+    F: Fn(reqwest::Client) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<bool, reqwest::Error>> + Send,
+{
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(cli.concurrency)
+        .pool_max_idle_per_host(concurrency)
         .build()
         .expect("client");
     let request = Arc::new(request);
     let warm_up = Duration::from_secs(1);
-    let measure = Duration::from_secs(cli.seconds);
+    let measure = Duration::from_secs(seconds);
     let started = Instant::now();
     let measure_from = started + warm_up;
     let deadline = measure_from + measure;
-    let mut tasks = Vec::with_capacity(cli.concurrency);
-    for _ in 0..cli.concurrency {
+    let mut tasks = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
         let client = client.clone();
         let request = request.clone();
         tasks.push(tokio::spawn(async move {
@@ -866,6 +939,6 @@ where
         failures,
         elapsed: measure,
         latencies,
-        concurrency: cli.concurrency,
+        concurrency,
     }
 }

@@ -12,6 +12,7 @@
 //! - [`control`]: request counting, latency and fault injection, `/_sandbox/*`;
 //! - [`latency`]: the clock that keeps injected latency precise;
 //! - [`timestamps`]: the timestamp forms the emulators render most;
+//! - [`openapi`]: an OpenAPI 3 document per emulator, at `<prefix>/openapi.json`;
 //! - [`opentoclose`], [`djangocrm`], [`winnerr`], [`spark`]: one emulator each,
 //!   served under `/opentoclose`, `/djangocrm`, `/winnerr` and `/spark`.
 //!
@@ -23,6 +24,7 @@ pub mod control;
 pub mod credentials;
 pub mod djangocrm;
 pub mod latency;
+pub mod openapi;
 pub mod opentoclose;
 pub mod people;
 pub mod rng;
@@ -139,7 +141,10 @@ fn build_router(options: &SandboxOptions, shutdown: tokio::sync::watch::Receiver
         (SourceName::Winnerr, winnerr_router, winnerr::ROUTES),
         (SourceName::Spark, spark_router, spark::ROUTES),
     ];
-    let mut router = control::router(shared.clone());
+    // The documents are merged before the emulators are nested: their static
+    // paths win over the nested prefixes, so they are served without
+    // credentials and without passing the request counters.
+    let mut router = control::router(shared.clone()).merge(openapi::router());
     for (source, emulator, routes) in emulators {
         let instrumented = emulator.layer(axum::middleware::from_fn_with_state(
             Instrumented {

@@ -26,6 +26,7 @@ mod helpers;
 mod http_audit;
 mod sandbox_control;
 mod sandbox_djangocrm;
+mod sandbox_openapi;
 mod sandbox_opentoclose;
 mod sandbox_spark;
 mod sandbox_winnerr;

@@ -110,6 +110,7 @@ mod body;
 mod data;
 mod handlers;
 mod listing;
+pub mod openapi;
 mod validate;
 
 use std::sync::Arc;

@@ -112,6 +112,7 @@
 mod contacts;
 mod data;
 mod error;
+pub mod openapi;
 mod properties;
 mod property_contacts;
 mod request;

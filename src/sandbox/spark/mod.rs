@@ -113,6 +113,7 @@
 pub mod attributes;
 pub mod envelope;
 pub mod filter;
+pub mod openapi;
 pub mod query;
 pub mod records;
 pub mod seed;

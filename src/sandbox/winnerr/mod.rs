@@ -107,6 +107,7 @@ pub mod errors;
 pub mod input;
 pub mod listing;
 pub mod model;
+pub mod openapi;
 
 use std::sync::Arc;
 
