@@ -29,11 +29,14 @@ use crate::edge::{Edge, GraphQLRequest};
 use crate::graphql::contacts::SourceRegistry;
 use crate::graphql::{build_known_document_schema, build_schema, type_registry, GatewaySchema};
 use crate::loaders::RequestLoaders;
+use crate::readiness::{Readiness, ReadinessState};
 use crate::sources::SourceSet;
 use crate::upstream::Upstream;
 
 /// Everything a request handler needs, shared by all requests.
 pub struct Gateway {
+    /// Which sources have answered their start-up probe (`/readyz`).
+    pub readiness: Arc<Readiness>,
     pub schema: GatewaySchema,
     /// The schema for operations the edge knows (see `edge::documents`).
     pub known_document_schema: GatewaySchema,
@@ -60,12 +63,15 @@ pub enum AppError {
 }
 
 impl Gateway {
-    /// Builds the upstream client and one adapter per configured source.
+    /// Builds the upstream client and one adapter per configured source,
+    /// and starts the readiness probes; called inside a tokio runtime.
     pub fn build(config: &GatewayConfig) -> Result<Gateway, AppError> {
         let upstream = Arc::new(Upstream::new(&config.sources, &config.cache));
         let callers = Callers::new(config, &upstream);
         let sources = callers.default_sources().clone();
+        let readiness = Readiness::start(&sources.all, config.readiness);
         Ok(Gateway {
+            readiness,
             schema: build_schema(
                 &config.limits,
                 &config.cache,
@@ -117,19 +123,18 @@ impl Gateway {
     }
 }
 
-/// Ready when at least one source is configured. A configuration file
-/// without sources is refused when it is loaded, but a gateway built from a
-/// `GatewayConfig` made in code can still have none, and it would answer
-/// every list with nothing: a load balancer should not send it traffic.
+/// Ready when sources are configured and each has answered its start-up
+/// probe (see [`crate::readiness`]); otherwise 503 naming what is missing. A
+/// configuration file without sources is refused when it is loaded, but a
+/// gateway built from a `GatewayConfig` made in code can still have none,
+/// and it would answer every list with nothing.
 async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
-    if gateway.sources.all.is_empty() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: no source is configured",
-        )
-            .into_response();
+    let state = gateway.readiness.state();
+    let body = state.describe();
+    match state {
+        ReadinessState::Ready => body.into_response(),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, body).into_response(),
     }
-    "ready".into_response()
 }
 
 /// The Prometheus text exposition of the gateway's metrics.

@@ -120,6 +120,8 @@ pub struct FileConfig {
     pub operations: OperationSettings,
     #[serde(default)]
     pub graphql: GraphqlSettings,
+    #[serde(default)]
+    pub readiness: ReadinessSettings,
     /// Who may call the gateway. Required: a file without it is refused,
     /// so that a gateway is never open by omission.
     pub auth: Option<AuthFile>,
@@ -489,6 +491,37 @@ impl Default for GraphqlSettings {
     }
 }
 
+/// When `/readyz` says ready (`[readiness]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessSettings {
+    /// Send each source a cheap read at start (a list of one record) and
+    /// report not ready until every source has answered it once; off,
+    /// `/readyz` is ready as soon as sources are configured.
+    #[serde(default = "default_probe")]
+    pub probe: bool,
+    /// How long to wait before probing a source that did not answer again.
+    #[serde(default = "default_probe_interval_ms")]
+    pub probe_interval_ms: u64,
+}
+
+fn default_probe() -> bool {
+    true
+}
+
+fn default_probe_interval_ms() -> u64 {
+    1000
+}
+
+impl Default for ReadinessSettings {
+    fn default() -> Self {
+        Self {
+            probe: default_probe(),
+            probe_interval_ms: default_probe_interval_ms(),
+        }
+    }
+}
+
 fn default_max_page_size() -> usize {
     100
 }
@@ -649,6 +682,7 @@ pub struct GatewayConfig {
     pub csrf: CsrfSettings,
     pub operations: OperationSettings,
     pub graphql: GraphqlSettings,
+    pub readiness: ReadinessSettings,
     /// Callers: keys, principals, and credentials forwarded from requests.
     pub auth: AuthConfig,
     pub telemetry: crate::telemetry::TelemetrySettings,
@@ -824,6 +858,7 @@ impl GatewayConfig {
             csrf: file.csrf,
             operations: file.operations,
             graphql: file.graphql,
+            readiness: file.readiness,
             auth,
             telemetry: file.telemetry,
         })

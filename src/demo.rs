@@ -47,6 +47,7 @@ pub fn gateway_config(
             graphiql: true,
             ..GraphqlSettings::default()
         },
+        readiness: Default::default(),
         // Open, written out: the tests and benchmarks built on this
         // configuration call without keys. `contact-gateway demo` replaces
         // it with a key of its own.

@@ -430,6 +430,9 @@ mod tests {
         async fn contacts_by_id(&self, _: &[String]) -> Result<Vec<Option<Contact>>, SourceError> {
             unreachable!("not used by lists")
         }
+        async fn probe(&self) -> Result<(), SourceError> {
+            Ok(())
+        }
         async fn list_contacts(&self, query: &ListQuery) -> Result<ListPage, SourceError> {
             self.calls
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

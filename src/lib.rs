@@ -10,6 +10,8 @@
 //! - [`auth`]: callers: API keys, principals with their own upstream
 //!   credentials, allowed sources and rate limits, and credentials a front
 //!   end forwards for its signed-in user.
+//! - [`readiness`]: `/readyz`, which waits for each source to answer a
+//!   cheap probe once.
 //! - [`cli`]: the command line of the `contact-gateway` binary.
 
 /// mimalloc instead of the system allocator: the gateway and the emulators
@@ -30,6 +32,7 @@ pub mod federation;
 pub mod graphiql;
 pub mod graphql;
 pub mod loaders;
+pub mod readiness;
 pub mod sandbox;
 pub mod sources;
 pub mod telemetry;

@@ -54,6 +54,11 @@ pub trait Source: Send + Sync {
     /// adapter reads every matching record and sorts locally.
     async fn list_contacts(&self, query: &ListQuery) -> Result<ListPage, SourceError>;
 
+    /// A cheap read (a list of one record) that shows the upstream answers
+    /// this adapter's credentials; `/readyz` waits for one per source. It
+    /// goes past the response cache: a kept answer proves nothing.
+    async fn probe(&self) -> Result<(), SourceError>;
+
     /// Checks the source's write rules for a create, without any upstream call.
     fn check_create(&self, input: &ContactInput) -> Result<(), SourceError>;
 
@@ -409,6 +414,23 @@ impl From<UpstreamError> for SourceError {
             },
         }
     }
+}
+
+/// Sends a probe (see [`Source::probe`]): any 2xx answer is an answer.
+pub async fn probe_with(
+    upstream: &crate::upstream::Upstream,
+    source_kind: SourceKind,
+    request: crate::upstream::UpstreamRequest,
+) -> Result<(), SourceError> {
+    let response = upstream.send(source_kind, request).await?;
+    if (200..300).contains(&response.status) {
+        return Ok(());
+    }
+    Err(status_error(
+        source_kind,
+        &response,
+        format!("the probe was answered with HTTP {}", response.status),
+    ))
 }
 
 /// Classifies a non-success status the same way for every source; adapters

@@ -330,6 +330,13 @@ impl OpenToClose {
 
 #[async_trait]
 impl Source for OpenToClose {
+    async fn probe(&self) -> Result<(), SourceError> {
+        let request = self
+            .request(Method::GET, Route::from("/contacts"))
+            .query("limit", 1);
+        super::probe_with(&self.upstream, KIND, request).await
+    }
+
     fn kind(&self) -> SourceKind {
         KIND
     }

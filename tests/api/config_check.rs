@@ -4,6 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use contact_gateway::config::{Secret, SourceCredentials};
+use contact_gateway::domain::SourceKind;
+use contact_gateway::readiness::ReadinessState;
+
 use crate::helpers::spawn_gateway_configured;
 
 /// The credentials the example's environment variables are set to: none of
@@ -203,8 +207,12 @@ async fn readyz_is_503_with_the_reason_when_no_source_is_configured() {
 }
 
 #[tokio::test]
-async fn readyz_is_200_with_sources() {
-    let gateway = spawn_gateway_configured(|_| {}).await;
+async fn readyz_is_200_once_every_source_has_answered_its_probe() {
+    let gateway = spawn_gateway_configured(|config| config.readiness.probe = true).await;
+    assert_eq!(
+        gateway.gateway.readiness.ready().await,
+        ReadinessState::Ready
+    );
     let ready = gateway
         .sandbox
         .client
@@ -214,6 +222,54 @@ async fn readyz_is_200_with_sources() {
         .expect("readyz");
     assert_eq!(ready.status().as_u16(), 200);
     assert_eq!(ready.text().await.expect("readyz body"), "ready");
+    let stats = gateway.sandbox.stats().await;
+    assert_eq!(stats["total"], 4, "one probe per source: {stats}");
+}
+
+/// A source that refuses the gateway's credentials keeps `/readyz` at 503,
+/// named with the reason, while the sources that answered are not named.
+#[tokio::test]
+async fn readyz_names_the_source_that_has_not_answered_its_probe() {
+    let gateway = spawn_gateway_configured(|config| {
+        config.readiness.probe = true;
+        config.readiness.probe_interval_ms = 10;
+        for source in &mut config.sources {
+            if let SourceCredentials::Winnerr { token } = &mut source.credentials {
+                *token = Secret::new("not-a-winnerr-token");
+            }
+        }
+    })
+    .await;
+    let readiness = &gateway.gateway.readiness;
+    let mut state = readiness.state();
+    loop {
+        if let ReadinessState::Waiting(waiting) = &state {
+            let only_winnerr = waiting.keys().eq([SourceKind::Winnerr].iter());
+            if only_winnerr && waiting[&SourceKind::Winnerr] != "no answer yet" {
+                break;
+            }
+        }
+        assert!(
+            matches!(state, ReadinessState::Waiting(_)),
+            "ready with a refused credential: {state:?}"
+        );
+        state = readiness.changed_from(&state).await;
+    }
+    let answer = gateway
+        .sandbox
+        .client
+        .get(format!("{}/readyz", gateway.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(answer.status().as_u16(), 503);
+    let body = answer.text().await.expect("readyz body");
+    assert!(body.contains("winnerr"), "{body}");
+    assert!(
+        !body.contains("opentoclose") && !body.contains("spark"),
+        "{body}"
+    );
+    assert!(!body.contains("not-a-winnerr-token"), "{body}");
 }
 
 #[test]

@@ -139,6 +139,8 @@ pub struct TestGateway {
     pub graphql_url: String,
     pub url: String,
     pub sandbox: TestSandbox,
+    /// The running gateway, for what tests inspect in process.
+    pub gateway: std::sync::Arc<contact_gateway::app::Gateway>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -167,6 +169,8 @@ pub async fn spawn_gateway_configured(
         SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
     );
     config.cache.enabled = false;
+    // No start-up probes: tests count the upstream requests they cause.
+    config.readiness.probe = false;
     // Written out, as a file must: tests that are not about callers call
     // without keys.
     config.auth = contact_gateway::config::AuthConfig::open();
@@ -190,6 +194,7 @@ pub async fn spawn_gateway_with(
         .await
         .expect("bind gateway");
     let url = format!("http://{}", server.local_addr().expect("local addr"));
+    let gateway = server.gateway();
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(server.run_until(async move {
         let _ = stopped.await;
@@ -198,6 +203,7 @@ pub async fn spawn_gateway_with(
         graphql_url: format!("{url}/graphql"),
         url,
         sandbox,
+        gateway,
         _shutdown: shutdown,
     }
 }

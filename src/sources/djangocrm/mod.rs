@@ -287,6 +287,13 @@ impl DjangoCrm {
 
 #[async_trait]
 impl Source for DjangoCrm {
+    async fn probe(&self) -> Result<(), SourceError> {
+        let request = self
+            .request(Method::GET, Route::from("/contacts/"))
+            .query("limit", 1);
+        super::probe_with(&self.upstream, KIND, request).await
+    }
+
     fn kind(&self) -> SourceKind {
         KIND
     }

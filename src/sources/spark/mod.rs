@@ -457,6 +457,13 @@ fn share_contact(contact: &Contact) -> Share {
 
 #[async_trait]
 impl Source for Spark {
+    async fn probe(&self) -> Result<(), SourceError> {
+        let request = self
+            .request(Method::GET, Route::from("/contacts"))
+            .query("_limit", 1);
+        super::probe_with(&self.upstream, KIND, request).await
+    }
+
     fn kind(&self) -> SourceKind {
         KIND
     }

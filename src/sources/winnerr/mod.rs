@@ -248,6 +248,13 @@ fn not_found(id: &str) -> SourceError {
 
 #[async_trait]
 impl Source for Winnerr {
+    async fn probe(&self) -> Result<(), SourceError> {
+        let request = self
+            .request(Method::GET, Route::from("/contacts"))
+            .query("limit", 1);
+        super::probe_with(&self.upstream, KIND, request).await
+    }
+
     fn kind(&self) -> SourceKind {
         KIND
     }
