@@ -27,7 +27,10 @@ use crate::cache::{self, CacheReport, RequestScope};
 use crate::config::{CorsSettings, GatewayConfig, LoaderSettings};
 use crate::edge::{Edge, GraphQLRequest};
 use crate::graphql::contacts::SourceRegistry;
-use crate::graphql::{build_known_document_schema, build_schema, type_registry, GatewaySchema};
+use crate::graphql::{
+    build_known_document_schema, build_known_shape_schema, build_schema, type_registry,
+    GatewaySchema,
+};
 use crate::loaders::RequestLoaders;
 use crate::readiness::{Readiness, ReadinessState};
 use crate::sources::SourceSet;
@@ -40,6 +43,8 @@ pub struct Gateway {
     pub schema: GatewaySchema,
     /// The schema for operations the edge knows (see `edge::documents`).
     pub known_document_schema: GatewaySchema,
+    /// The schema for known operations sent with new variables.
+    pub known_shape_schema: GatewaySchema,
     /// The schema's types, for finishing the answers of
     /// `known_document_schema`.
     pub types: async_graphql::registry::Registry,
@@ -79,6 +84,7 @@ impl Gateway {
                 sources.clone(),
             ),
             known_document_schema: build_known_document_schema(&config.limits, sources.clone()),
+            known_shape_schema: build_known_shape_schema(&config.limits, sources.clone()),
             types: type_registry(),
             sources,
             callers,
@@ -255,7 +261,8 @@ async fn execute(
         graphql.operation.name = operation_name.as_deref(),
     );
     crate::telemetry::otel::begin_request(&span, headers, operation_name.as_deref());
-    let schema = match known {
+    let schema = match &known {
+        Some(known) if known.has_variables() => &gateway.known_shape_schema,
         Some(_) => &gateway.known_document_schema,
         None => &gateway.schema,
     };

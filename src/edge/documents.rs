@@ -14,8 +14,11 @@
 //! and the variables. With no variables, an operation that passed them all
 //! and ran is kept on the entry as *known*, with its estimate; the next
 //! request for it runs on the schema without extensions and with fast
-//! validation (`graphql::build_known_document_schema`). With variables,
-//! everything runs every time, as the rules check the variables' values.
+//! validation (`graphql::build_known_document_schema`). An operation that
+//! passed them all and ran with variables is a *known shape*: with new
+//! variables, the edge estimates it again and it is validated in full (the
+//! rules check the variables' values), on the schema without extensions
+//! (`graphql::build_known_shape_schema`).
 //! Only operation names the document defines (or none) are kept, so an
 //! entry's size is bounded by its own text.
 //!
@@ -53,6 +56,8 @@ pub struct PreparedDocument {
     document: ExecutableDocument,
     /// The known operations, by name, with their upstream estimates.
     known: Mutex<Vec<(Option<String>, UpstreamEstimate)>>,
+    /// Operations that passed every check and ran with variables, by name.
+    known_shapes: Mutex<Vec<Option<String>>>,
 }
 
 impl DocumentCache {
@@ -98,6 +103,7 @@ impl PreparedDocument {
         Self {
             document,
             known: Mutex::new(Vec::new()),
+            known_shapes: Mutex::new(Vec::new()),
         }
     }
 
@@ -118,21 +124,53 @@ impl PreparedDocument {
     /// Records that `operation_name`, sent without variables, passed every
     /// check, when it is an operation the document defines (or none).
     pub fn keep_known(&self, operation_name: Option<&str>, estimate: UpstreamEstimate) {
-        let defined = match (&self.document.operations, operation_name) {
+        if !self.defines(operation_name) {
+            return;
+        }
+        let mut known = self.lock();
+        if !known
+            .iter()
+            .any(|(name, _)| name.as_deref() == operation_name)
+        {
+            known.push((operation_name.map(str::to_string), estimate));
+        }
+    }
+
+    /// Whether `operation_name` passed every check and ran with some
+    /// variables: with others, only their values are new.
+    pub fn is_known_shape(&self, operation_name: Option<&str>) -> bool {
+        self.shapes()
+            .iter()
+            .any(|name| name.as_deref() == operation_name)
+    }
+
+    /// Records that `operation_name` passed every check and ran with
+    /// variables, when it is an operation the document defines (or none).
+    pub fn keep_known_shape(&self, operation_name: Option<&str>) {
+        if !self.defines(operation_name) {
+            return;
+        }
+        let mut shapes = self.shapes();
+        if !shapes.iter().any(|name| name.as_deref() == operation_name) {
+            shapes.push(operation_name.map(str::to_string));
+        }
+    }
+
+    fn defines(&self, operation_name: Option<&str>) -> bool {
+        match (&self.document.operations, operation_name) {
             (_, None) => true,
             (DocumentOperations::Single(_), Some(_)) => false,
             (DocumentOperations::Multiple(operations), Some(name)) => operations
                 .keys()
                 .any(|candidate| candidate.as_str() == name),
-        };
-        let mut known = self.lock();
-        if defined
-            && !known
-                .iter()
-                .any(|(name, _)| name.as_deref() == operation_name)
-        {
-            known.push((operation_name.map(str::to_string), estimate));
         }
+    }
+
+    fn shapes(&self) -> std::sync::MutexGuard<'_, Vec<Option<String>>> {
+        // As for `lock`.
+        self.known_shapes
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Option<String>, UpstreamEstimate)>> {
@@ -203,5 +241,11 @@ mod tests {
         let anonymous = prepared("{ a }");
         anonymous.keep_known(Some("One"), estimate(1));
         assert!(anonymous.known(Some("One")).is_none());
+
+        document.keep_known_shape(Some("Two"));
+        document.keep_known_shape(Some("Three"));
+        assert!(document.is_known_shape(Some("Two")));
+        assert!(!document.is_known_shape(Some("One")));
+        assert!(!document.is_known_shape(Some("Three")));
     }
 }

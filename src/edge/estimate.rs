@@ -107,6 +107,26 @@ pub struct EstimateSettings {
     pub snapshots: bool,
 }
 
+impl EstimateSettings {
+    /// The settings for the configured sources (`configured`, in
+    /// `SourceKind::ALL` order), the limits and the cache.
+    pub fn new(
+        configured: Vec<SourceKind>,
+        limits: &crate::config::Limits,
+        cache: &crate::config::CacheSettings,
+    ) -> Self {
+        Self {
+            sources: configured,
+            default_sources: None,
+            list_size: limits.estimate_list_size,
+            max_page_size: limits.max_page_size as u64,
+            // A list sorted locally is read whole once per request and
+            // kept for the next ones only with the response cache on.
+            snapshots: cache.enabled,
+        }
+    }
+}
+
 /// How many objects of each source a selection set is inside.
 type Counts = [u64; 4];
 

@@ -175,6 +175,20 @@ pub fn finish_known_execution(
     response: &mut Response,
 ) {
     outcome.set_estimate(estimate);
+    // On the schema that validates (a known shape with new variables), a
+    // request the rules refused never ran: it has no data and its errors
+    // no path, where every error of a run has the path of its field.
+    let refused_by_validation = !outcome.without_variables
+        && !response.errors.is_empty()
+        && response.data == async_graphql::Value::Null
+        && response.errors.iter().all(|error| error.path.is_empty());
+    if refused_by_validation {
+        for error in response.errors.iter_mut().filter(|error| !has_code(error)) {
+            let code = validation_code(error);
+            with_code(error, code);
+        }
+        return;
+    }
     outcome.set_stage(Stage::Executed);
     if response.errors.is_empty() {
         return;
@@ -473,11 +487,13 @@ impl Extension for EdgeChecks {
             // Valid, under the ceiling, and about to run: sent again
             // without variables, the same text and operation name need
             // none of the checks again.
-            if let (Some(prepared), true) = (&outcome.prepared, outcome.without_variables) {
-                prepared.keep_known(
-                    outcome.operation_name.as_deref(),
-                    outcome.estimate().unwrap_or_default(),
-                );
+            if let Some(prepared) = &outcome.prepared {
+                let operation_name = outcome.operation_name.as_deref();
+                if outcome.without_variables {
+                    prepared.keep_known(operation_name, outcome.estimate().unwrap_or_default());
+                } else {
+                    prepared.keep_known_shape(operation_name);
+                }
             }
         }
         let mut response = next.run(ctx, operation_name).await;

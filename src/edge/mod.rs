@@ -111,6 +111,13 @@ impl KnownOperation {
         principal.limits.admit_upstream_requests(total).is_ok()
     }
 
+    /// Whether the request has variables, and so runs on the schema that
+    /// validates (`graphql::build_known_shape_schema`) rather than the one
+    /// that does not (`graphql::build_known_document_schema`).
+    pub fn has_variables(&self) -> bool {
+        !self.outcome.without_variables
+    }
+
     /// Gives the answer what the schema's extensions would have: codes,
     /// propagated nulls, and the request's stage.
     pub fn finish(
@@ -139,6 +146,8 @@ pub struct Edge {
     trusted: Option<Arc<TrustedDocuments>>,
     only_trusted: bool,
     documents: DocumentCache,
+    estimate: estimate::EstimateSettings,
+    max_upstream_requests: u64,
 }
 
 impl Edge {
@@ -153,6 +162,15 @@ impl Edge {
             trusted: config.operations.trusted.clone(),
             only_trusted: config.operations.only_trusted,
             documents: DocumentCache::new(config.graphql.document_cache_max_bytes),
+            estimate: estimate::EstimateSettings::new(
+                crate::domain::SourceKind::ALL
+                    .into_iter()
+                    .filter(|kind| config.sources.iter().any(|source| source.kind == *kind))
+                    .collect(),
+                &config.limits,
+                &config.cache,
+            ),
+            max_upstream_requests: config.limits.max_upstream_requests,
         }
     }
 
@@ -244,19 +262,29 @@ impl Edge {
         ));
         let prepared = self.prepare(&query, &variables)?;
         let without_variables = variables.is_empty();
-        let known_estimate = prepared
-            .as_ref()
-            .filter(|_| without_variables && !dry_run)
-            .and_then(|prepared| {
-                let operation =
-                    selected_operation(prepared.document(), params.operation_name.as_deref())?;
-                let mutation = operation.ty != OperationType::Query;
-                // A mutation over GET is refused on the checked path.
-                if over_get && mutation {
-                    return None;
-                }
-                Some((prepared.known(params.operation_name.as_deref())?, mutation))
-            });
+        let known_estimate = prepared.as_ref().filter(|_| !dry_run).and_then(|prepared| {
+            let operation_name = params.operation_name.as_deref();
+            let operation = selected_operation(prepared.document(), operation_name)?;
+            let mutation = operation.ty != OperationType::Query;
+            // A mutation over GET is refused on the checked path.
+            if over_get && mutation {
+                return None;
+            }
+            if without_variables {
+                return Some((prepared.known(operation_name)?, mutation));
+            }
+            if !prepared.is_known_shape(operation_name) {
+                return None;
+            }
+            // New variables: a new estimate, and the checked path
+            // refuses one over the ceiling.
+            let estimate =
+                estimate::estimate(prepared.document(), operation, &variables, &self.estimate);
+            if !estimate.over(self.max_upstream_requests).is_empty() {
+                return None;
+            }
+            Some((estimate, mutation))
+        });
         let mut request = async_graphql::Request::new(query);
         if let Some(prepared) = &prepared {
             // async-graphql takes the document as its own and trims it for

@@ -60,15 +60,7 @@ pub fn build_schema(
     .extension(crate::edge::EdgeExtension::new(
         crate::edge::EdgeExtensionSettings {
             limits: crate::edge::cost::CostLimits::from_limits(limits),
-            estimate: crate::edge::estimate::EstimateSettings {
-                sources: configured,
-                default_sources: None,
-                list_size: limits.estimate_list_size,
-                max_page_size: limits.max_page_size as u64,
-                // A list sorted locally is read whole once per request and
-                // kept for the next ones only with the response cache on.
-                snapshots: cache.enabled,
-            },
+            estimate: crate::edge::estimate::EstimateSettings::new(configured, limits, cache),
             max_upstream_requests: limits.max_upstream_requests,
         },
     ))
@@ -87,6 +79,27 @@ pub fn build_schema(
     } else {
         builder.finish()
     }
+}
+
+/// The same schema without extensions, with async-graphql's full
+/// validation, for a request whose text and operation name passed every
+/// check before with other variables: only the variables' values are new,
+/// and the edge has estimated the operation with them
+/// ([`crate::edge::KnownOperation`]).
+pub fn build_known_shape_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        EmptySubscription,
+    )
+    .data(SourceRegistry {
+        sources,
+        max_page_size: limits.max_page_size,
+        denied: Vec::new(),
+    })
+    .limit_depth(limits.max_query_depth)
+    .limit_complexity(limits.max_query_complexity)
+    .finish()
 }
 
 /// The same schema without extensions and with async-graphql's fast

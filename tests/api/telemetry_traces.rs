@@ -150,7 +150,8 @@ async fn traces_reach_an_otlp_collector_continue_the_callers_trace_and_go_upstre
     let (winnerr, mut upstream_traceparents) = spawn_recording_upstream().await;
     let gateway = spawn_gateway_process_with(
         &format!(
-            "[telemetry]\notlp_endpoint = \"{collector}\"\nservice_name = \"gateway-under-test\"\n"
+            // No start-up probes: the first request upstream is the caller's.
+            "[readiness]\nprobe = false\n[telemetry]\notlp_endpoint = \"{collector}\"\nservice_name = \"gateway-under-test\"\n"
         ),
         &[],
         &[
