@@ -43,6 +43,9 @@ pub enum Command {
         #[arg(long)]
         config: std::path::PathBuf,
     },
+    /// The configuration file: `config check FILE` is `check --config FILE`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Print the GraphQL schema (SDL).
     Schema,
     /// API keys for callers.
@@ -56,6 +59,17 @@ pub enum Command {
         /// Seed for the sandbox data.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load and validate FILE, as `serve` would, and print the effective
+    /// configuration with credentials masked; exits with 1 and the reason
+    /// when it is invalid.
+    Check {
+        /// Path of the TOML configuration file.
+        file: std::path::PathBuf,
     },
 }
 
@@ -194,7 +208,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             let _telemetry = telemetry::init(cli.log_format, &config.telemetry)?;
             run_gateway(&config).await
         }
-        Command::Check { config } => {
+        Command::Check { config } | Command::Config(ConfigCommand::Check { file: config }) => {
             let loaded = crate::config::GatewayConfig::load(&config)?;
             print!("{}", check_summary(&config, &loaded));
             Ok(())

@@ -89,6 +89,35 @@ fn check_accepts_the_committed_example_and_never_prints_a_credential() {
     }
 }
 
+/// `config check FILE` is the same command as `check --config FILE`.
+#[test]
+fn config_check_is_check_under_its_other_name() {
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_contact-gateway"))
+            .env_clear()
+            .envs(EXAMPLE_ENV.iter().copied())
+            .args(args)
+            .output()
+            .expect("run contact-gateway")
+    };
+    let example = example_path();
+    let spelled = run(&["config".as_ref(), "check".as_ref(), example.as_os_str()]);
+    let flagged = check(&example, &EXAMPLE_ENV);
+    assert!(spelled.status.success(), "{}", text(&spelled.stderr));
+    assert_eq!(spelled.stdout, flagged.stdout);
+    let unknown = config_file(
+        "unknown-key-config-check.toml",
+        "listen = \"127.0.0.1:0\"\nnot_a_key = 1\n",
+    );
+    let refused = run(&["config".as_ref(), "check".as_ref(), unknown.as_os_str()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        text(&refused.stderr).contains("not_a_key"),
+        "{}",
+        text(&refused.stderr)
+    );
+}
+
 #[test]
 fn check_applies_environment_overrides() {
     let mut env = EXAMPLE_ENV.to_vec();
