@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use async_graphql::BatchResponse;
+use async_graphql::{BatchResponse, ValidationMode};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -27,10 +27,7 @@ use crate::cache::{self, CacheReport, RequestScope};
 use crate::config::{CorsSettings, GatewayConfig, LoaderSettings};
 use crate::edge::{Edge, GraphQLRequest};
 use crate::graphql::contacts::SourceRegistry;
-use crate::graphql::{
-    build_known_document_schema, build_known_shape_schema, build_schema, type_registry,
-    GatewaySchema,
-};
+use crate::graphql::{build_known_document_schema, build_schema, type_registry, GatewaySchema};
 use crate::loaders::RequestLoaders;
 use crate::readiness::{Readiness, ReadinessState};
 use crate::sources::SourceSet;
@@ -83,8 +80,16 @@ impl Gateway {
                 &config.operations,
                 sources.clone(),
             ),
-            known_document_schema: build_known_document_schema(&config.limits, sources.clone()),
-            known_shape_schema: build_known_shape_schema(&config.limits, sources.clone()),
+            known_document_schema: build_known_document_schema(
+                &config.limits,
+                sources.clone(),
+                ValidationMode::Fast,
+            ),
+            known_shape_schema: build_known_document_schema(
+                &config.limits,
+                sources.clone(),
+                ValidationMode::Strict,
+            ),
             types: type_registry(),
             sources,
             callers,

@@ -18,7 +18,7 @@
 //! passed them all and ran with variables is a *known shape*: with new
 //! variables, the edge estimates it again and it is validated in full (the
 //! rules check the variables' values), on the schema without extensions
-//! (`graphql::build_known_shape_schema`).
+//! (`graphql::build_known_document_schema` with strict validation).
 //! Only operation names the document defines (or none) are kept, so an
 //! entry's size is bounded by its own text.
 //!

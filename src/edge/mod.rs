@@ -111,9 +111,9 @@ impl KnownOperation {
         principal.limits.admit_upstream_requests(total).is_ok()
     }
 
-    /// Whether the request has variables, and so runs on the schema that
-    /// validates (`graphql::build_known_shape_schema`) rather than the one
-    /// that does not (`graphql::build_known_document_schema`).
+    /// Whether the request has variables, and so runs on the schema
+    /// without extensions that validates in full rather than the one that
+    /// validates fast (`graphql::build_known_document_schema`).
     pub fn has_variables(&self) -> bool {
         !self.outcome.without_variables
     }

@@ -81,33 +81,13 @@ pub fn build_schema(
     }
 }
 
-/// The same schema without extensions, with async-graphql's full
-/// validation, for a request whose text and operation name passed every
-/// check before with other variables: only the variables' values are new,
-/// and the edge has estimated the operation with them
-/// ([`crate::edge::KnownOperation`]).
-pub fn build_known_shape_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
-    Schema::build(
-        QueryRoot::default(),
-        MutationRoot::default(),
-        EmptySubscription,
-    )
-    .data(SourceRegistry {
-        sources,
-        max_page_size: limits.max_page_size,
-        denied: Vec::new(),
-    })
-    .limit_depth(limits.max_query_depth)
-    .limit_complexity(limits.max_query_complexity)
-    .finish()
-}
-
-/// The same schema without extensions and with async-graphql's fast
-/// validation (fragment cycles, depth and complexity only), for a request
-/// the edge has seen pass every check before: a document kept by its exact
-/// text, sent without variables, with an operation name that was validated
-/// in full, estimated under the ceiling and executed ([`crate::edge`]
-/// chooses). Its answers are finished by
+/// The schema without extensions, for operations the edge knows
+/// ([`crate::edge::KnownOperation`], chosen in `edge::documents`): with
+/// `ValidationMode::Fast` (fragment cycles, depth and complexity only) for
+/// a text and operation name sent again without variables, which passed
+/// every check before; with `ValidationMode::Strict` for one sent again with
+/// new variables, whose values must still be validated (the edge has
+/// estimated it with them). Their answers are finished by
 /// [`crate::edge::extension::finish_known_execution`].
 ///
 /// Why: with any extension registered, async-graphql runs every field and
@@ -115,7 +95,11 @@ pub fn build_known_shape_schema(limits: &Limits, sources: SourceSet) -> GatewayS
 /// extension and a type lookup per field), which was a tenth of the CPU of
 /// a property board; and validating a document again finds what it found
 /// before.
-pub fn build_known_document_schema(limits: &Limits, sources: SourceSet) -> GatewaySchema {
+pub fn build_known_document_schema(
+    limits: &Limits,
+    sources: SourceSet,
+    validation: async_graphql::ValidationMode,
+) -> GatewaySchema {
     Schema::build(
         QueryRoot::default(),
         MutationRoot::default(),
@@ -128,7 +112,7 @@ pub fn build_known_document_schema(limits: &Limits, sources: SourceSet) -> Gatew
     })
     .limit_depth(limits.max_query_depth)
     .limit_complexity(limits.max_query_complexity)
-    .validation_mode(async_graphql::ValidationMode::Fast)
+    .validation_mode(validation)
     .finish()
 }
 
