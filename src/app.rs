@@ -47,6 +47,8 @@ pub struct Gateway {
     pub types: async_graphql::registry::Registry,
     /// The adapters of the gateway's own credentials.
     pub sources: SourceSet,
+    /// `[limits] request_timeout_ms`.
+    request_timeout: std::time::Duration,
     /// Who may call, and the adapters each caller's requests use.
     pub callers: Callers,
     max_page_size: usize,
@@ -91,6 +93,7 @@ impl Gateway {
                 ValidationMode::Strict,
             ),
             types: type_registry(),
+            request_timeout: std::time::Duration::from_millis(config.limits.request_timeout_ms),
             sources,
             callers,
             max_page_size: config.limits.max_page_size,
@@ -106,6 +109,7 @@ impl Gateway {
         let body_limit = self.edge.max_request_body_bytes();
         let mut preflight_headers = self.edge.csrf_headers().to_vec();
         preflight_headers.push(header::CONTENT_TYPE);
+        preflight_headers.push(header::HeaderName::from_static(REQUEST_TIMEOUT_HEADER));
         preflight_headers.push(header::HeaderName::from_static(crate::edge::DRY_RUN_HEADER));
         // A browser app sends its key and its user's credentials in headers
         // of their own, which its preflight must be allowed to ask for.
@@ -238,7 +242,8 @@ async fn execute(
     caller: Caller,
 ) -> Response {
     let started = std::time::Instant::now();
-    let scope = Arc::new(cache_scope(headers));
+    let deadline = tokio::time::Instant::now() + request_timeout(headers, gateway.request_timeout);
+    let scope = Arc::new(cache_scope(headers).with_deadline(deadline));
     let loaders = Arc::new(RequestLoaders::new(&caller.sources, gateway.loaders));
     // The caller's adapters replace the schema's for this request: request
     // data comes before schema data when a resolver asks for it.
@@ -327,6 +332,21 @@ fn record_operation(
 /// The client's wishes for the cache: `Cache-Control: no-cache` (or
 /// `no-store`, or `max-age=0`) reads everything afresh and refreshes what is
 /// kept; `X-Cache-Debug: 1` asks for `extensions.cache`.
+/// The header a client sends to ask for a shorter deadline (milliseconds).
+pub const REQUEST_TIMEOUT_HEADER: &str = "x-request-timeout";
+
+/// The request's time budget: the configured one, or less when the client
+/// asks for less with `X-Request-Timeout` (a whole number of milliseconds;
+/// anything else is ignored).
+fn request_timeout(headers: &HeaderMap, configured: std::time::Duration) -> std::time::Duration {
+    headers
+        .get(REQUEST_TIMEOUT_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .map(std::time::Duration::from_millis)
+        .map_or(configured, |asked| asked.min(configured))
+}
+
 fn cache_scope(headers: &HeaderMap) -> RequestScope {
     let refresh = headers
         .get_all(header::CACHE_CONTROL)

@@ -365,6 +365,9 @@ pub struct RequestScope {
     /// upstream and refreshes its entry.
     pub refresh: bool,
     report: Option<Mutex<CacheReport>>,
+    /// When the request must be answered: the upstream layer ends each
+    /// exchange (and wait for a permit, and retry) by it.
+    deadline: Option<tokio::time::Instant>,
 }
 
 impl RequestScope {
@@ -372,7 +375,14 @@ impl RequestScope {
         Self {
             refresh,
             report: report.then(|| Mutex::new(CacheReport::default())),
+            deadline: None,
         }
+    }
+
+    /// The scope of a request that must be answered by `deadline`.
+    pub fn with_deadline(mut self, deadline: tokio::time::Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
     }
 
     /// What the request read so far, when it asked for a report.
@@ -405,6 +415,11 @@ tokio::task_local! {
 /// tasks spawned through [`spawn_in_scope`]) follow and report to it.
 pub async fn with_scope<F: Future>(scope: Arc<RequestScope>, future: F) -> F::Output {
     SCOPE.scope(scope, future).await
+}
+
+/// The current request's deadline, if it runs in a scope that has one.
+pub fn current_deadline() -> Option<tokio::time::Instant> {
+    SCOPE.try_with(|scope| scope.deadline).ok().flatten()
 }
 
 /// Spawns `future` in the current request scope, if any.

@@ -293,6 +293,13 @@ pub struct Limits {
     /// `UPSTREAM_BUDGET_EXCEEDED` before any upstream call.
     #[serde(default = "default_max_upstream_requests")]
     pub max_upstream_requests: u64,
+    /// Every request's deadline, in milliseconds: an upstream that has not
+    /// answered by then fails its fields with `DEADLINE_EXCEEDED`, and the
+    /// rest of the answer is sent. A client may ask for less with the
+    /// `X-Request-Timeout` header (milliseconds), never for more. Each
+    /// source's own timeout still applies within it.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
     /// The most records the estimate assumes a source's list (or Open To
     /// Close's properties) can hold, for lists the gateway reads whole.
     #[serde(default = "default_estimate_list_size")]
@@ -322,6 +329,9 @@ fn default_max_selections() -> usize {
 }
 fn default_max_upstream_requests() -> u64 {
     60
+}
+fn default_request_timeout_ms() -> u64 {
+    30_000
 }
 fn default_estimate_list_size() -> u64 {
     1000
@@ -546,6 +556,7 @@ impl Default for Limits {
             max_directives_per_field: default_max_directives_per_field(),
             max_selections: default_max_selections(),
             max_upstream_requests: default_max_upstream_requests(),
+            request_timeout_ms: default_request_timeout_ms(),
             estimate_list_size: default_estimate_list_size(),
         }
     }

@@ -193,6 +193,10 @@ pub enum UpstreamError {
         source_kind: SourceKind,
         upstream_status: Option<u16>,
     },
+    /// The request's deadline passed before the answer came. `sent` says
+    /// whether the request had left (a write that had may have applied).
+    #[error("{source_kind} did not answer before the request's deadline")]
+    DeadlineExceeded { source_kind: SourceKind, sent: bool },
     /// The source is not configured in this gateway.
     #[error("{source_kind} is not configured")]
     NotConfigured { source_kind: SourceKind },
@@ -546,9 +550,11 @@ impl Upstream {
                 upstream_status,
             };
             return match self.send_once(endpoint, source, request).await {
-                Err(UpstreamError::Timeout { .. } | UpstreamError::Interrupted { .. }) => {
-                    Err(outcome_unknown(None))
-                }
+                Err(
+                    UpstreamError::Timeout { .. }
+                    | UpstreamError::Interrupted { .. }
+                    | UpstreamError::DeadlineExceeded { sent: true, .. },
+                ) => Err(outcome_unknown(None)),
                 Ok(response) if matches!(response.status, 502 | 504) => {
                     Err(outcome_unknown(Some(response.status)))
                 }
@@ -567,7 +573,12 @@ impl Upstream {
                 _ => return result,
             };
             let wait = asked_wait.unwrap_or_else(|| endpoint.backoff(attempt));
-            let too_long = wait > Duration::from_millis(endpoint.retry.max_wait_ms);
+            // A retry that could not be answered before the request's
+            // deadline is not sent.
+            let past_deadline = crate::cache::current_deadline()
+                .is_some_and(|deadline| tokio::time::Instant::now() + wait >= deadline);
+            let too_long =
+                wait > Duration::from_millis(endpoint.retry.max_wait_ms) || past_deadline;
             if attempt >= endpoint.retry.max_retries || too_long || !endpoint.withdraw() {
                 return result;
             }
@@ -642,6 +653,9 @@ impl Upstream {
         if let Some(headers) = crate::telemetry::otel::trace_headers(&span) {
             builder = builder.headers(headers);
         }
+        // Read here: the exchange runs as a task of its own, outside the
+        // request's scope.
+        let deadline = crate::cache::current_deadline();
         let exchange = tokio::spawn(
             exchange(
                 Arc::clone(endpoint),
@@ -653,6 +667,7 @@ impl Upstream {
                 },
                 builder,
                 write_mark,
+                deadline,
             )
             .instrument(span),
         );
@@ -676,31 +691,46 @@ struct Described {
 }
 
 /// Waits for a permit, then sends the request and reads the whole answer
-/// within the source's timeout.
+/// within the source's timeout, and the request's deadline when it has one.
 async fn exchange(
     endpoint: Arc<Endpoint>,
     metrics: Arc<Metrics>,
     described: Described,
     builder: reqwest::RequestBuilder,
     write_mark: Option<WriteMark>,
+    deadline: Option<tokio::time::Instant>,
 ) -> Result<UpstreamResponse, UpstreamError> {
     let source = described.source;
     let waiting = endpoint.gauges.waiting();
+    let deadline_exceeded = |sent| UpstreamError::DeadlineExceeded {
+        source_kind: source,
+        sent,
+    };
     // A closed semaphore is impossible (it is never closed), but map it anyway.
-    let permit = endpoint
-        .permits
-        .acquire()
-        .await
-        .map_err(|_| UpstreamError::Connect {
-            source_kind: source,
-        })?;
+    let acquire = endpoint.permits.acquire();
+    let acquired = match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, acquire)
+            .await
+            .map_err(|_| deadline_exceeded(false))?,
+        None => acquire.await,
+    };
+    let permit = acquired.map_err(|_| UpstreamError::Connect {
+        source_kind: source,
+    })?;
     drop(waiting);
     let in_flight = endpoint.gauges.in_flight();
     let started = std::time::Instant::now();
     endpoint.sent.fetch_add(1, Ordering::Relaxed);
     // Dropped when the exchange ends or is aborted, whatever its outcome.
     let _write_mark = write_mark;
-    let timeout = endpoint.timeout;
+    // The source's timeout, or less when the request's deadline is nearer.
+    let now = tokio::time::Instant::now();
+    let (timeout, deadline_binds) = match deadline {
+        Some(deadline) if deadline.saturating_duration_since(now) < endpoint.timeout => {
+            (deadline.saturating_duration_since(now), true)
+        }
+        _ => (endpoint.timeout, false),
+    };
     let exchange = async {
         let response = builder
             .send()
@@ -736,6 +766,7 @@ async fn exchange(
     };
     let result = match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
+        Err(_) if deadline_binds => Err(deadline_exceeded(true)),
         Err(_) => Err(UpstreamError::Timeout {
             source_kind: source,
             timeout_ms: timeout.as_millis(),

@@ -24,6 +24,8 @@ pub mod codes {
     pub const UNSUPPORTED_BY_SOURCE: &str = "UNSUPPORTED_BY_SOURCE";
     /// A write was sent and no answer said whether it took effect.
     pub const OUTCOME_UNKNOWN: &str = "OUTCOME_UNKNOWN";
+    /// The request's deadline passed before the source answered.
+    pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
 }
 
 /// Maps a source failure.
@@ -38,6 +40,7 @@ pub fn source_error(error: &SourceError) -> Error {
         SourceError::Upstream { .. } => codes::UPSTREAM_ERROR,
         SourceError::Unsupported { .. } => codes::UNSUPPORTED_BY_SOURCE,
         SourceError::OutcomeUnknown { .. } => codes::OUTCOME_UNKNOWN,
+        SourceError::DeadlineExceeded { .. } => codes::DEADLINE_EXCEEDED,
     };
     let field = match error {
         SourceError::BadInput { field, .. } => field.clone(),

@@ -310,6 +310,9 @@ pub enum SourceError {
         message: String,
         upstream_status: u16,
     },
+    /// The request's deadline passed before the upstream answered.
+    #[error("{source_kind} did not answer before the request's deadline")]
+    DeadlineExceeded { source_kind: SourceKind },
     /// The upstream is overloaded, down or unreachable; retrying later may work.
     #[error("{source_kind} is unavailable: {message}")]
     Unavailable {
@@ -351,7 +354,8 @@ impl SourceError {
             | SourceError::Unavailable { source_kind, .. }
             | SourceError::Upstream { source_kind, .. }
             | SourceError::Unsupported { source_kind, .. }
-            | SourceError::OutcomeUnknown { source_kind, .. } => *source_kind,
+            | SourceError::OutcomeUnknown { source_kind, .. }
+            | SourceError::DeadlineExceeded { source_kind } => *source_kind,
         }
     }
 
@@ -379,7 +383,9 @@ impl SourceError {
             | SourceError::Forbidden {
                 upstream_status, ..
             } => Some(*upstream_status),
-            SourceError::NotFound { .. } | SourceError::Unsupported { .. } => None,
+            SourceError::NotFound { .. }
+            | SourceError::Unsupported { .. }
+            | SourceError::DeadlineExceeded { .. } => None,
         }
     }
 }
@@ -392,9 +398,11 @@ impl From<UpstreamError> for SourceError {
             | UpstreamError::Interrupted { source_kind }
             | UpstreamError::NotConfigured { source_kind }
             | UpstreamError::InvalidRequest { source_kind, .. }
-            | UpstreamError::OutcomeUnknown { source_kind, .. } => *source_kind,
+            | UpstreamError::OutcomeUnknown { source_kind, .. }
+            | UpstreamError::DeadlineExceeded { source_kind, .. } => *source_kind,
         };
         match error {
+            UpstreamError::DeadlineExceeded { .. } => SourceError::DeadlineExceeded { source_kind },
             UpstreamError::OutcomeUnknown {
                 upstream_status, ..
             } => SourceError::OutcomeUnknown {

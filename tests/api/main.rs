@@ -6,6 +6,7 @@ mod config_check;
 mod gateway_activities;
 mod gateway_auth;
 mod gateway_cache;
+mod gateway_deadline;
 mod gateway_djangocrm;
 mod gateway_edge;
 mod gateway_estimate;
