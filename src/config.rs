@@ -636,7 +636,7 @@ fn default_timeout_ms() -> u64 {
     10_000
 }
 fn default_concurrency() -> usize {
-    16
+    128
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -27,7 +27,7 @@ pub fn gateway_config(
         kind,
         base_url: format!("{sandbox_url}{path}"),
         timeout: Duration::from_secs(10),
-        max_concurrent_requests: 16,
+        max_concurrent_requests: 128,
         retry: crate::config::RetrySettings::default(),
         credentials,
     };

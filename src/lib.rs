@@ -24,6 +24,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod concurrency;
 pub mod config;
 pub mod demo;
 pub mod domain;

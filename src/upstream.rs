@@ -18,10 +18,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::concurrency::{AdaptiveLimit, Outcome};
 use bytes::Bytes;
 use reqwest::header::{HeaderName, HeaderValue};
 use reqwest::Method;
-use tokio::sync::Semaphore;
 use tracing::Instrument;
 
 use crate::cache::{
@@ -211,7 +211,8 @@ pub enum UpstreamError {
 struct Endpoint {
     base_url: String,
     timeout: Duration,
-    permits: Arc<Semaphore>,
+    /// The adaptive limit on concurrent requests (`concurrency.rs`).
+    limit: Arc<AdaptiveLimit>,
     sent: AtomicU64,
     /// How many writes (anything but GET and HEAD) have finished, failed or
     /// been abandoned; see [`Upstream::write_generation`].
@@ -343,7 +344,7 @@ impl Upstream {
                     Arc::new(Endpoint {
                         base_url: source.base_url.clone(),
                         timeout: source.timeout,
-                        permits: Arc::new(Semaphore::new(source.max_concurrent_requests)),
+                        limit: AdaptiveLimit::new(source.max_concurrent_requests),
                         sent: AtomicU64::new(0),
                         writes: AtomicU64::new(0),
                         retry: source.retry,
@@ -516,6 +517,13 @@ impl Upstream {
         self.endpoints
             .get(&source)
             .map_or(0, |endpoint| endpoint.writes.load(Ordering::Acquire))
+    }
+
+    /// The current limit on concurrent requests to `source`.
+    pub fn concurrency_limit(&self, source: SourceKind) -> usize {
+        self.endpoints
+            .get(&source)
+            .map_or(0, |endpoint| endpoint.limit.current())
     }
 
     /// How many retries have been sent to `source` (for tests and metrics).
@@ -707,7 +715,7 @@ async fn exchange(
         sent,
     };
     // A closed semaphore is impossible (it is never closed), but map it anyway.
-    let acquire = endpoint.permits.acquire();
+    let acquire = endpoint.limit.acquire();
     let acquired = match deadline {
         Some(deadline) => tokio::time::timeout_at(deadline, acquire)
             .await
@@ -773,6 +781,12 @@ async fn exchange(
         }),
     };
     let elapsed = started.elapsed();
+    permit.record(match &result {
+        Ok(response) if matches!(response.status, 429 | 503) => Outcome::Overloaded,
+        Ok(_) => Outcome::Answered(elapsed),
+        Err(UpstreamError::Timeout { .. }) => Outcome::Overloaded,
+        Err(_) => Outcome::Ignored,
+    });
     metrics.upstream_exchange(
         source,
         &described.method,
@@ -940,7 +954,7 @@ mod tests {
         Endpoint {
             base_url: String::new(),
             timeout: Duration::from_secs(1),
-            permits: Arc::new(Semaphore::new(1)),
+            limit: AdaptiveLimit::new(1),
             sent: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             retry,

@@ -58,8 +58,9 @@ struct BenchCli {
     /// The loaders' batching delay, in microseconds.
     #[arg(long, default_value_t = 0, global = true)]
     batch_delay_us: u64,
-    /// Concurrent requests the gateway sends to each upstream.
-    #[arg(long, default_value_t = 16, global = true)]
+    /// The most concurrent requests the gateway sends to each upstream (its
+    /// adaptive limit starts at 16 and grows up to this).
+    #[arg(long, default_value_t = 128, global = true)]
     max_concurrent_requests: usize,
     /// Turn the response cache off (`[cache] enabled = false`): the cold
     /// baseline, every query read from the upstreams.
@@ -288,6 +289,10 @@ fn start_gateway(
 
 [auth]
 mode = "open"
+
+# The start-up probes would count as the first queries' upstream requests.
+[readiness]
+probe = false
 
 [loaders]
 enabled = {enabled}

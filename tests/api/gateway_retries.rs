@@ -162,3 +162,26 @@ async fn a_write_without_an_answer_is_reported_as_of_unknown_outcome() {
     // Neither write was sent twice.
     assert_eq!(requests(&gateway, "winnerr", "POST").await, 2);
 }
+
+/// Under a storm of 429s the adaptive concurrency limit falls, and no read
+/// is sent more than its retries allow.
+#[tokio::test]
+async fn a_storm_of_429s_lowers_the_concurrency_limit() {
+    let gateway = spawn_gateway().await;
+    let upstream = gateway.gateway.upstream.clone();
+    let before = upstream.concurrency_limit(contact_gateway::domain::SourceKind::Winnerr);
+    assert_eq!(before, contact_gateway::concurrency::INITIAL_LIMIT);
+    gateway
+        .sandbox
+        .configure(json!({ "winnerr": { "faults": [{ "kind": "http_429", "rate": 1.0 }] } }))
+        .await;
+    let body = gateway
+        .graphql(
+            "{ contacts(sources: [WINNERR], first: 5) { nodes { id } } }",
+            json!({}),
+        )
+        .await;
+    assert!(body["errors"].is_array(), "{body}");
+    let after = upstream.concurrency_limit(contact_gateway::domain::SourceKind::Winnerr);
+    assert!(after < before, "{before} -> {after}");
+}

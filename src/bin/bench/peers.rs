@@ -479,7 +479,7 @@ async fn start_peer(
             let settings = GatewaySettings {
                 loaders: true,
                 batch_delay_us: 0,
-                max_concurrent_requests: 16,
+                max_concurrent_requests: 128,
                 cache,
                 cache_max_bytes: 64 * 1024 * 1024,
             };
