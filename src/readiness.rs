@@ -82,15 +82,11 @@ impl Readiness {
     /// Waits until the state is no longer `Waiting` (for tests and for
     /// callers that must not start before the upstreams answer).
     pub async fn ready(&self) -> ReadinessState {
-        let mut changed = self.changed.subscribe();
-        loop {
-            let state = self.state();
-            if !matches!(state, ReadinessState::Waiting(_)) {
-                return state;
-            }
-            // The sender lives as long as `self`.
-            let _ = changed.changed().await;
+        let mut state = self.state();
+        while matches!(state, ReadinessState::Waiting(_)) {
+            state = self.changed_from(&state).await;
         }
+        state
     }
 
     /// Waits until the state differs from `seen`.

@@ -65,6 +65,13 @@ impl UpstreamEstimate {
         }
     }
 
+    /// The estimate over every source.
+    pub fn total(&self) -> u64 {
+        self.by_source
+            .values()
+            .fold(0u64, |sum, requests| sum.saturating_add(*requests))
+    }
+
     /// The estimate for one source.
     pub fn of(&self, source: SourceKind) -> u64 {
         self.by_source.get(&source).copied().unwrap_or(0)

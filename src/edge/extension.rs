@@ -434,10 +434,7 @@ impl Extension for EdgeChecks {
                 if let (Some(principal), false) =
                     (ctx.data_opt::<Arc<Principal>>(), outcome.dry_run)
                 {
-                    let total = estimate
-                        .by_source
-                        .values()
-                        .fold(0u64, |sum, requests| sum.saturating_add(*requests));
+                    let total = estimate.total();
                     match principal.limits.admit_upstream_requests(total) {
                         Ok(()) => {}
                         Err(BudgetRefusal::Later(wait)) => {

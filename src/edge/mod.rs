@@ -103,11 +103,7 @@ impl KnownOperation {
         if !principal.denied.is_empty() || (principal.read_only && self.mutation) {
             return false;
         }
-        let total = self
-            .estimate
-            .by_source
-            .values()
-            .fold(0u64, |sum, requests| sum.saturating_add(*requests));
+        let total = self.estimate.total();
         principal.limits.admit_upstream_requests(total).is_ok()
     }
 

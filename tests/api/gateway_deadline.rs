@@ -104,12 +104,6 @@ async fn a_write_cut_off_by_the_deadline_is_of_unknown_outcome_and_sent_once() {
         body["errors"][0]["extensions"]["code"], "OUTCOME_UNKNOWN",
         "{body:#}"
     );
-    let posts: u64 = gateway.sandbox.stats().await["by_route"]
-        .as_array()
-        .expect("by_route")
-        .iter()
-        .filter(|row| row["source"] == "winnerr" && row["method"] == "POST")
-        .map(|row| row["count"].as_u64().expect("count"))
-        .sum();
+    let posts = gateway.sandbox.method_count("winnerr", "POST").await;
     assert_eq!(posts, 1, "the write was sent once");
 }

@@ -9,13 +9,7 @@ use crate::helpers::{spawn_gateway, spawn_gateway_configured, TestGateway};
 
 /// Requests the sandbox has received from `source` with `method`.
 async fn requests(gateway: &TestGateway, source: &str, method: &str) -> u64 {
-    gateway.sandbox.stats().await["by_route"]
-        .as_array()
-        .expect("by_route")
-        .iter()
-        .filter(|row| row["source"] == source && row["method"] == method)
-        .map(|row| row["count"].as_u64().expect("count"))
-        .sum()
+    gateway.sandbox.method_count(source, method).await
 }
 
 fn by_id(id: &str) -> String {

@@ -88,6 +88,17 @@ impl TestSandbox {
     }
 
     /// How many requests one route template has received.
+    /// How many `method` requests `source` has counted, on any route.
+    pub async fn method_count(&self, source: &str, method: &str) -> u64 {
+        self.stats().await["by_route"]
+            .as_array()
+            .expect("by_route")
+            .iter()
+            .filter(|row| row["source"] == source && row["method"] == method)
+            .map(|row| row["count"].as_u64().expect("count"))
+            .sum()
+    }
+
     pub async fn route_count(&self, source: &str, method: &str, route: &str) -> u64 {
         let stats = self.stats().await;
         stats["by_route"]
